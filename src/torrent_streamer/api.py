@@ -1,0 +1,32 @@
+"""The v1 API: every domain's router under ``/api/v1``, plus the root-level routes.
+
+Adding a domain means adding its router here; nothing else in the app changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+
+from fastapi import APIRouter
+
+from torrent_streamer.core.errors import problem_responses
+from torrent_streamer.core.state import Services
+
+API_PREFIX = "/api/v1"
+
+
+def build_api_router() -> APIRouter:
+    api = APIRouter(prefix=API_PREFIX, responses=problem_responses(500))
+    return api
+
+
+def build_root_routers() -> list[APIRouter]:
+    from torrent_streamer.core.health import router as health_router
+
+    return [health_router]
+
+
+def lifespan_hooks() -> list[Callable[[Services], AbstractAsyncContextManager[None]]]:
+    """Start-up/shut-down of domain singletons, in order (each an async context manager)."""
+    return []

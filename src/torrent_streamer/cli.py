@@ -1,0 +1,155 @@
+"""The ``torrent-streamer`` command: serve, migrate, version, and each domain's commands."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+from fastapi import FastAPI
+from rich.console import Console
+
+from torrent_streamer import __version__
+from torrent_streamer.core import migrate as migrations
+from torrent_streamer.core.config import ConfigurationError, Settings, check_production
+from torrent_streamer.core.logging import configure_logging
+from torrent_streamer.core.metrics import Metrics
+from torrent_streamer.core.secrets import ensure_dev_secrets
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="torrent-streamer backend service.")
+console = Console(stderr=True)
+
+MAX_HEADER_BYTES = 16 * 1024
+
+
+def load_settings_or_exit() -> Settings:
+    try:
+        settings = Settings()
+        check_production(settings)
+    except ConfigurationError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    except ValueError as exc:  # pydantic validation of the environment
+        console.print(f"[red]invalid configuration: {str(exc).splitlines()[0]}[/red]")
+        raise typer.Exit(2) from None
+    return ensure_dev_secrets(settings)
+
+
+class TLSConfig(uvicorn.Config):
+    """uvicorn config whose TLS context refuses anything older than TLS 1.2 (SR-4.1)."""
+
+    def load(self) -> None:
+        super().load()
+        if self.ssl is not None:
+            self.ssl.minimum_version = ssl.TLSVersion.TLSv1_2
+
+
+def build_server_config(
+    api: FastAPI, host: str, port: int, tls_cert: Path | None, tls_key: Path | None
+) -> uvicorn.Config:
+    return TLSConfig(
+        api,
+        host=host,
+        port=port,
+        http="h11",  # bounded header size: oversized headers are refused before buffering
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+        loop="uvloop",
+        proxy_headers=False,  # the app trusts X-Forwarded-* only from TS_TRUSTED_PROXIES
+        server_header=False,
+        access_log=False,
+        log_config=None,
+        ssl_certfile=str(tls_cert) if tls_cert else None,
+        ssl_keyfile=str(tls_key) if tls_key else None,
+        timeout_keep_alive=15,
+        timeout_graceful_shutdown=10,
+    )
+
+
+def _metrics_config(metrics_registry: Metrics, host: str, port: int) -> uvicorn.Config:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    async def metrics(request: Request) -> Response:
+        return Response(metrics_registry.render(), media_type="text/plain; version=0.0.4")
+
+    return uvicorn.Config(
+        Starlette(routes=[Route("/metrics", metrics)]), host=host, port=port, log_config=None, access_log=False
+    )
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to bind.")] = 8000,
+    tls_cert: Annotated[Path | None, typer.Option(help="PEM certificate (TLS 1.2+ only).")] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="PEM private key.")] = None,
+    metrics_host: Annotated[str, typer.Option(help="Address of the separate /metrics bind.")] = "127.0.0.1",
+    metrics_port: Annotated[int | None, typer.Option(help="Serve /metrics on this separate port.")] = None,
+) -> None:
+    """Run the API (the embedded default needs no configuration)."""
+    overrides = {}
+    if tls_cert and tls_key:
+        overrides = {"tls_cert_file": tls_cert, "tls_key_file": tls_key}
+    base = load_settings_or_exit()
+    settings = base.model_copy(update=overrides) if overrides else base
+    configure_logging(settings.log_level)
+    if settings.uses_embedded_database:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        migrations.upgrade(settings.effective_database_url)
+    tls_cert = tls_cert or settings.tls_cert_file
+    tls_key = tls_key or settings.tls_key_file
+    from torrent_streamer.app import create_app
+
+    api = create_app(settings)
+    config = build_server_config(api, host, port, tls_cert, tls_key)
+    scheme = "https" if tls_cert else "http"
+    console.print(f"[bold green]torrent-streamer {__version__}[/] listening on {scheme}://{host}:{port}")
+    console.print(f"  player: {scheme}://{host}:{port}/app   admin panel: {scheme}://{host}:{port}/admin")
+    console.print("  first admin: [bold]torrent-streamer create-admin --email you@example.com[/]")
+    servers = [uvicorn.Server(config)]
+    if metrics_port is not None:
+        servers.append(uvicorn.Server(_metrics_config(api.state.metrics, metrics_host, metrics_port)))
+
+    async def run_all() -> None:
+        await asyncio.gather(*(server.serve() for server in servers))
+
+    asyncio.run(run_all())
+
+
+@app.command()
+def migrate(
+    check: Annotated[bool, typer.Option("--check", help="Fail when models and migrations differ.")] = False,
+) -> None:
+    """Apply database migrations (TS_DATABASE_URL, or the embedded SQLite file)."""
+    settings = load_settings_or_exit()
+    if check:
+        migrations.check(settings.effective_database_url)
+        console.print("models and migrations agree")
+        return
+    migrations.upgrade(settings.effective_database_url)
+    console.print("[green]database is up to date[/green]")
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+def register_domain_commands() -> None:
+    """Each domain adds its own command group here (auth, catalog …)."""
+
+
+def main() -> None:
+    register_domain_commands()
+    try:
+        app()
+    except ConfigurationError as exc:
+        console.print(f"[red]{exc}[/red]")
+        sys.exit(2)

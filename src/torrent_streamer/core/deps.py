@@ -1,0 +1,75 @@
+"""Typed dependency aliases for routes: ``SessionDep``, ``SettingsDep``, ``ServicesDep`` …"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from torrent_streamer.core.clock import Clock
+from torrent_streamer.core.config import Settings
+from torrent_streamer.core.db import session_scope
+from torrent_streamer.core.errors import RateLimited
+from torrent_streamer.core.metrics import Metrics
+from torrent_streamer.core.ratelimit import Limiter
+from torrent_streamer.core.state import Services
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_settings(services: ServicesDep) -> Settings:
+    return services.settings
+
+
+def get_metrics(services: ServicesDep) -> Metrics:
+    return services.metrics
+
+
+def get_clock(services: ServicesDep) -> Clock:
+    return services.clock
+
+
+def get_limiter(services: ServicesDep) -> Limiter:
+    return services.limiter
+
+
+async def get_session(services: ServicesDep) -> AsyncIterator[AsyncSession]:
+    async for session in session_scope(services.sessionmaker):
+        yield session
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+ClockDep = Annotated[Clock, Depends(get_clock)]
+LimiterDep = Annotated[Limiter, Depends(get_limiter)]
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+def client_ip(request: Request) -> str:
+    """The peer address, already rewritten from X-Forwarded-For only for trusted proxies."""
+    return request.client.host if request.client else "unknown"
+
+
+async def enforce_limit(services: Services, name: str, limit: str, key: str) -> None:
+    """Count one hit of ``limit`` for ``key``; raise 429 with Retry-After when over."""
+    result = await services.limiter.hit(limit, name, key)
+    if not result.allowed:
+        services.metrics.rate_limited.labels(name).inc()
+        raise RateLimited(result.retry_after)
+
+
+def ip_rate_limit(name: str, limit: str) -> Callable[[Request], Awaitable[None]]:
+    """A route dependency limiting requests per client IP, e.g. ``ip_rate_limit("search", "30/minute")``."""
+
+    async def dependency(request: Request) -> None:
+        await enforce_limit(get_services(request), name, limit, f"ip:{client_ip(request)}")
+
+    return dependency

@@ -1,0 +1,1 @@
+"""Alembic migrations (run by ``torrent-streamer migrate`` and on start of the embedded default)."""

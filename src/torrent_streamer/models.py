@@ -1,0 +1,6 @@
+"""Every ORM model, imported once so Alembic sees the whole schema (``Base.metadata``)."""
+
+from torrent_streamer.core.audit import AuditEvent
+from torrent_streamer.core.db import Base
+
+__all__ = ["AuditEvent", "Base"]

@@ -1,0 +1,85 @@
+"""Root fixtures: one test database per run (built by the migrations), clean tables per test,
+settings with per-run secrets, and an app client. ``TS_TEST_DB=postgres`` selects PostgreSQL
+(+ Redis); the default is SQLite. In CI a missing PostgreSQL or Redis fails the run."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from tests import support
+from torrent_streamer.app import create_app
+from torrent_streamer.core import migrate
+from torrent_streamer.core.clock import FrozenClock
+from torrent_streamer.core.config import Settings
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if support.TEST_DB == "postgres":
+        name = f"ts_test_{support.RUN_ID}_{secrets.token_hex(3)}"
+        try:
+            support.run(support.pg_admin_execute(f'CREATE DATABASE "{name}"'))
+        except OSError as exc:
+            pytest.fail(f"PostgreSQL is not reachable at {support.PG_ADMIN_DSN}: {exc}")
+        url = support.pg_url(name)
+        migrate.upgrade(url)
+        yield url
+        support.run(support.pg_admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    else:
+        path = tmp_path_factory.mktemp("db") / "test.db"
+        url = f"sqlite+aiosqlite:///{path}"
+        migrate.upgrade(url)
+        yield url
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _redis_required() -> None:
+    if support.USE_REDIS and not support.redis_available():
+        pytest.fail(f"Redis is not reachable at {support.REDIS_URL}")
+
+
+@pytest.fixture
+async def clean_db(database_url: str) -> AsyncIterator[str]:
+    yield database_url
+    engine = support.engine_for(database_url)
+    try:
+        await support.truncate_all(engine)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock()
+
+
+@pytest.fixture
+def settings_factory(tmp_path: Path, clean_db: str) -> Callable[..., Settings]:
+    def factory(**overrides: Any) -> Settings:
+        overrides.setdefault("database_url", clean_db)
+        return support.make_settings(tmp_path / "data", **overrides)
+
+    return factory
+
+
+@pytest.fixture
+def settings(settings_factory: Callable[..., Settings]) -> Settings:
+    return settings_factory()
+
+
+@pytest.fixture
+def app(settings: Settings, clock: FrozenClock) -> FastAPI:
+    return create_app(settings, clock=clock)
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with support.client_for(app) as http:
+        yield http

@@ -1,0 +1,58 @@
+"""/healthz, /readyz (DB and Redis checked) and the protected /metrics (SR-10.3)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+
+from tests import support
+from torrent_streamer.app import create_app
+from torrent_streamer.core.config import Settings
+
+
+async def test_ready_when_dependencies_answer(client: httpx.AsyncClient) -> None:
+    response = await client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["checks"]["database"] == "ok"
+
+
+async def test_not_ready_when_the_database_is_unreachable(settings_factory: Callable[..., Settings]) -> None:
+    port = support.free_port()
+    url = f"postgresql+asyncpg://nobody@127.0.0.1:{port}/none"
+    app = create_app(settings_factory(database_url=url))
+    async with support.client_for(app) as client:
+        response = await client.get("/readyz")
+        alive = await client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["database"] == "failing"
+    assert alive.status_code == 200
+
+
+async def test_not_ready_when_redis_is_unreachable(settings_factory: Callable[..., Settings]) -> None:
+    app = create_app(settings_factory(redis_url=f"redis://127.0.0.1:{support.free_port()}/0"))
+    async with support.client_for(app) as client:
+        response = await client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["redis"] == "failing"
+
+
+async def test_metrics_need_the_token(settings_factory: Callable[..., Settings]) -> None:
+    app = create_app(settings_factory(metrics_token="m" * 40))
+    async with support.client_for(app) as client:
+        await client.get("/healthz")
+        anonymous = await client.get("/metrics")
+        wrong = await client.get("/metrics", headers={"authorization": "Bearer nope"})
+        right = await client.get("/metrics", headers={"authorization": "Bearer " + "m" * 40})
+    assert anonymous.status_code == 404
+    assert wrong.status_code == 404
+    assert right.status_code == 200
+    assert 'ts_http_requests_total{method="GET",route="/healthz",status="200"}' in right.text
+
+
+async def test_metrics_without_token_only_for_loopback_in_development(settings: Settings) -> None:
+    app = create_app(settings)
+    async with support.client_for(app, client_addr=("198.51.100.1", 1)) as remote:
+        assert (await remote.get("/metrics")).status_code == 404
+    async with support.client_for(create_app(settings)) as local:
+        assert (await local.get("/metrics")).status_code == 200
