@@ -82,3 +82,13 @@ def test_role_spec_refuses_one_role_for_both_jobs() -> None:
 def test_committed_psql_scripts_match_the_code(path: str, render: object) -> None:
     assert callable(render)
     assert (ROOT / path).read_text(encoding="utf-8") == render(), "run: uv run torrent-streamer db render-sql"
+
+
+def test_the_deployment_guide_shows_the_grant_table_of_the_code() -> None:
+    guide = (ROOT / "docs/deployment.md").read_text(encoding="utf-8")
+    block = guide.split("<!-- grant-table:start -->", 1)[1].split("<!-- grant-table:end -->", 1)[0]
+    documented: dict[str, tuple[str, ...]] = {}
+    for row in block.strip().splitlines()[2:]:
+        table, privileges = (cell.strip() for cell in row.strip("|").split("|")[:2])
+        documented[table.strip("`")] = tuple(p.strip() for p in privileges.split(",") if p.strip() not in ("—", ""))
+    assert documented == {name: entry.privileges for name, entry in dbroles.APP_GRANTS.items()}
