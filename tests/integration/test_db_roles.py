@@ -234,3 +234,61 @@ async def privileges_of(url: str) -> dict[str, set[str]]:
             return granted
     finally:
         await engine.dispose()
+
+
+def test_the_db_commands_provision_migrate_and_grant(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from torrent_streamer.core.dbcli import db_app
+
+    suffix = f"{support.RUN_ID}_{secrets.token_hex(3)}"
+    spec = dbroles.RoleSpec(database=f"ts_cli_{suffix}", owner_role=f"ts_cowner_{suffix}", app_role=f"ts_capp_{suffix}")
+    owner_password, app_password = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+    (tmp_path / "admin_url").write_text(support.pg_url(make_url(support.PG_ADMIN_DSN).database or "postgres"))
+    monkeypatch.setenv("TS_DB_ADMIN_URL_FILE", str(tmp_path / "admin_url"))
+    monkeypatch.setenv("TS_DB_OWNER_PASSWORD", owner_password)
+    monkeypatch.setenv("TS_DB_APP_PASSWORD", app_password)
+    runner = CliRunner()
+    try:
+        names = ["--database", spec.database, "--owner-role", spec.owner_role, "--app-role", spec.app_role]
+        provisioned = runner.invoke(db_app, ["provision", *names])
+        assert provisioned.exit_code == 0, provisioned.output
+        again = runner.invoke(db_app, ["provision", *names])  # idempotent
+        assert again.exit_code == 0, again.output
+
+        owner_url = support.pg_role_url(spec.database, spec.owner_role, owner_password)
+        monkeypatch.setenv("TS_DATABASE_URL", owner_url)
+        upgraded = runner.invoke(db_app, ["upgrade", "--app-role", spec.app_role])
+        assert upgraded.exit_code == 0, upgraded.output
+        app_url = support.pg_role_url(spec.database, spec.app_role, app_password)
+        assert support.run(privileges_of(app_url)) == {
+            name: set(entry.privileges) for name, entry in dbroles.APP_GRANTS.items() if entry.privileges
+        }
+
+        support.run(
+            support.pg_admin_execute_in(
+                spec.database, f'CREATE TABLE scratch (id int); ALTER TABLE scratch OWNER TO "{spec.owner_role}"'
+            )
+        )
+        refused = runner.invoke(db_app, ["grant", "--app-role", spec.app_role])
+        assert refused.exit_code == 1
+        assert "scratch" in refused.output
+    finally:
+        support.pg_drop_run_database(support.PgRunDatabase(spec, owner_url="", app_url=""))
+
+
+def test_provisioning_refuses_short_passwords_and_odd_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from torrent_streamer.core.dbcli import db_app
+
+    monkeypatch.setenv("TS_DB_ADMIN_URL", support.pg_url("postgres"))
+    monkeypatch.setenv("TS_DB_OWNER_PASSWORD", "short")
+    monkeypatch.setenv("TS_DB_APP_PASSWORD", "short")
+    runner = CliRunner()
+    short = runner.invoke(db_app, ["provision", "--database", "ts_never_created"])
+    assert short.exit_code == 2
+    assert "at least 16" in short.output
+    odd = runner.invoke(db_app, ["provision", "--app-role", 'x"; DROP ROLE postgres; --'])
+    assert odd.exit_code == 2
+    assert "identifier" in odd.output
