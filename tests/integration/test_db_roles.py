@@ -101,6 +101,11 @@ async def test_the_app_role_cannot_run_ddl(app_connection: AsyncConnection, stat
     "statement",
     [
         "UPDATE audit_events SET action = 'rewritten'",
+        "UPDATE audit_events SET created_at = now()",
+        "UPDATE signing_keys SET private_key_enc = 'x'",
+        "DELETE FROM signing_keys",
+        "UPDATE refresh_tokens SET token_hash = '\\x00'",
+        "DELETE FROM auth_sessions",
         "DELETE FROM audit_events",
         "TRUNCATE audit_events",
         "SELECT * FROM alembic_version",
@@ -111,6 +116,24 @@ async def test_append_only_and_owner_only_tables_refuse_the_app_role(
     app_connection: AsyncConnection, statement: str
 ) -> None:
     assert await refused(app_connection, statement) == INSUFFICIENT_PRIVILEGE
+
+
+async def test_the_app_role_may_blank_personal_data_in_the_audit_log(app_connection: AsyncConnection) -> None:
+    await app_connection.execute(text("UPDATE audit_events SET ip = NULL, user_agent = NULL WHERE false"))
+
+
+async def column_updates(connection: AsyncConnection) -> dict[str, set[str]]:
+    rows = await connection.execute(
+        text(
+            "SELECT c.relname, a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid,"
+            " aclexplode(a.attacl) acl WHERE acl.privilege_type = 'UPDATE'"
+            " AND acl.grantee = (SELECT oid FROM pg_roles WHERE rolname = current_user)"
+        )
+    )
+    found: dict[str, set[str]] = {}
+    for table, column in rows:
+        found.setdefault(table, set()).add(column)
+    return found
 
 
 async def test_the_database_holds_exactly_the_grant_table(app_connection: AsyncConnection) -> None:
@@ -126,6 +149,8 @@ async def test_the_database_holds_exactly_the_grant_table(app_connection: AsyncC
     expected = {name: set(entry.privileges) for name, entry in dbroles.APP_GRANTS.items() if entry.privileges}
     tables = set(await app_connection.scalars(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")))
     assert granted == {name: privileges for name, privileges in expected.items() if name in tables}
+    expected_columns = {name: set(e.update_columns) for name, e in dbroles.APP_GRANTS.items() if e.update_columns}
+    assert await column_updates(app_connection) == {n: c for n, c in expected_columns.items() if n in tables}
 
 
 async def test_a_table_without_a_grant_is_unreadable_and_blocks_granting(
