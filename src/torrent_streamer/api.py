@@ -29,4 +29,6 @@ def build_root_routers() -> list[APIRouter]:
 
 def lifespan_hooks() -> list[Callable[[Services], AbstractAsyncContextManager[None]]]:
     """Start-up/shut-down of domain singletons, in order (each an async context manager)."""
-    return []
+    from torrent_streamer.catalog.dependencies import catalog_lifespan
+
+    return [catalog_lifespan]
