@@ -10,8 +10,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+from sqlalchemy.exc import SQLAlchemyError
 
-from torrent_streamer.catalog.importer import ImportReport, detect_format, import_file
+from torrent_streamer.catalog.importer import ImportReport, detect_format, import_file, vacuum_analyze
 from torrent_streamer.core.clock import Clock
 from torrent_streamer.core.config import Settings
 from torrent_streamer.core.db import create_engine, create_sessionmaker
@@ -41,7 +42,7 @@ async def run_import(
             disable=not show_progress,
         ) as progress:
             task = progress.add_task(f"importing {path.name}", total=size)
-            return await import_file(
+            report = await import_file(
                 create_sessionmaker(engine),
                 path,
                 fmt,
@@ -49,6 +50,12 @@ async def run_import(
                 batch_size=batch_size,
                 progress=lambda done: progress.update(task, completed=done),
             )
+        if report.imported:
+            try:
+                await vacuum_analyze(engine)
+            except SQLAlchemyError:  # e.g. a role that may not VACUUM: autovacuum will catch up
+                console.print("[yellow]could not VACUUM ANALYZE catalog_entries; autovacuum will[/yellow]")
+        return report
     finally:
         await engine.dispose()
 

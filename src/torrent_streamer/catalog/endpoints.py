@@ -22,7 +22,6 @@ from torrent_streamer.catalog.dependencies import (
     TorznabDep,
 )
 from torrent_streamer.catalog.models import CatalogEntry, Indexer
-from torrent_streamer.catalog.service import Actor
 from torrent_streamer.catalog.schemas import (
     CatalogEntryCreate,
     CatalogEntryPublic,
@@ -34,6 +33,7 @@ from torrent_streamer.catalog.schemas import (
     SearchPage,
     SearchParams,
 )
+from torrent_streamer.catalog.service import Actor
 from torrent_streamer.core.deps import ClockDep, ServicesDep, SessionDep, client_ip, enforce_limit, ip_rate_limit
 from torrent_streamer.core.errors import problem_responses
 

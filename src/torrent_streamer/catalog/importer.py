@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import anyio
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from torrent_streamer.catalog import repository
 from torrent_streamer.catalog.magnet import build_magnet
@@ -159,3 +160,14 @@ async def import_file(
     finally:
         await anyio.to_thread.run_sync(stream.close)
     return report
+
+
+async def vacuum_analyze(engine: AsyncEngine) -> None:
+    """After a bulk load: fold the GIN pending lists into the indexes and refresh planner statistics
+    (PostgreSQL), or refresh statistics (SQLite). Autovacuum would get there, later."""
+    async with engine.connect() as connection:
+        autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        if connection.dialect.name == "postgresql":
+            await autocommit.execute(sa.text("VACUUM (ANALYZE) catalog_entries"))
+        else:
+            await autocommit.execute(sa.text("ANALYZE"))

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from torrent_streamer.catalog import query as text_query
 from torrent_streamer.catalog.models import CatalogEntry, CatalogReport, Category, EntryStatus, Indexer
 
-TYPO_CANDIDATES = 2000  # SQLite: trigram candidates checked for similarity, per query
+TYPO_CANDIDATES = 500  # typo fallback: at most this many candidates are scored, per query
 TYPO_THRESHOLD = 0.6  # the same word-similarity threshold as pg_trgm's default
 _REGISTERED: weakref.WeakSet[Any] = weakref.WeakSet()
 
@@ -49,47 +49,80 @@ async def _ensure_sqlite_functions(session: AsyncSession) -> None:
         _REGISTERED.add(driver)
 
 
-def _pg_match_and_score(flt: SearchFilter) -> tuple[sa.ColumnElement[bool], sa.ColumnElement[float]]:
+Clause = tuple[sa.ColumnElement[bool], sa.ColumnElement[float]]  # (match condition, relevance score)
+
+
+def _pg_words(flt: SearchFilter) -> Clause:
+    """Full-text: every word (the last as a prefix) or the websearch syntax; ts_rank, title-weighted."""
     simple = sa.cast(sa.literal("simple"), postgresql.REGCONFIG)
     document = sa.literal_column("catalog_entries.fts_document", type_=postgresql.TSVECTOR)
-    web = sa.func.websearch_to_tsquery(simple, flt.text)
     prefix = sa.func.to_tsquery(simple, text_query.tsquery_prefix(flt.words))
+    web = sa.func.websearch_to_tsquery(simple, flt.text)
+    match = sa.or_(document.op("@@")(prefix), document.op("@@")(web))
+    # normalisation 1: divide by 1 + log(document length), so focused titles outrank long ones
+    return match, sa.cast(sa.func.ts_rank(document, prefix, 1), sa.Double)
+
+
+def _pg_typos(flt: SearchFilter) -> Clause:
+    """Typo fallback: pg_trgm word similarity against the title (GIN trigram index, ``<%``)."""
     phrase = " ".join(flt.words)
-    match = sa.or_(document.op("@@")(prefix), document.op("@@")(web), sa.literal(phrase).op("<%")(CatalogEntry.title))
-    score = sa.cast(sa.func.ts_rank(document, prefix) + sa.func.word_similarity(phrase, CatalogEntry.title), sa.Double)
-    return match, score
-
-
-def _sqlite_match_and_score(flt: SearchFilter) -> tuple[sa.ColumnElement[bool], sa.ColumnElement[float]]:
-    rowid: sa.ColumnElement[int] = sa.literal_column("catalog_entries.rowid", type_=sa.Integer)
-    words = sa.table("catalog_fts", sa.column("rowid"))
-    fts_hit = rowid.in_(
-        sa.select(words.c.rowid).where(sa.literal_column("catalog_fts").op("MATCH")(text_query.fts5_match(flt.words)))
+    similarity = sa.cast(sa.func.word_similarity(phrase, CatalogEntry.title), sa.Double)
+    candidates = (
+        sa.select(CatalogEntry.id)
+        .where(CatalogEntry.status == EntryStatus.approved, sa.literal(phrase).op("<%")(CatalogEntry.title))
+        .limit(TYPO_CANDIDATES)
     )
+    return CatalogEntry.id.in_(candidates), similarity
+
+
+def _sqlite_words(flt: SearchFilter) -> Clause:
+    """FTS5: every word (the last as a prefix); a corpus-independent score (bm25 would shift with
+    every insert and break keyset cursors): title hits first, then shorter titles."""
+    rowid: sa.ColumnElement[int] = sa.literal_column("catalog_entries.rowid", type_=sa.Integer)
+    fts = sa.table("catalog_fts", sa.column("rowid"))
+    match = rowid.in_(
+        sa.select(fts.c.rowid).where(sa.literal_column("catalog_fts").op("MATCH")(text_query.fts5_match(flt.words)))
+    )
+    in_title = sa.case((sa.func.instr(sa.func.lower(CatalogEntry.title), flt.words[0]) > 0, 1.0), else_=0.0)
+    score = 1.0 + 0.5 * in_title + 1.0 / (2.0 + sa.func.length(CatalogEntry.title))
+    return match, sa.cast(score, sa.Double)
+
+
+def _sqlite_typos(flt: SearchFilter) -> Clause:
+    """Typo fallback: FTS5 trigram candidates (bounded), kept when their word similarity is high."""
+    rowid: sa.ColumnElement[int] = sa.literal_column("catalog_entries.rowid", type_=sa.Integer)
     similarity = sa.func.ts_word_similarity(" ".join(flt.words), CatalogEntry.title, type_=sa.Double)
-    match: sa.ColumnElement[bool] = fts_hit
     pieces = text_query.fts5_trigram_pieces(flt.words)
-    if pieces:
-        grams = sa.table("catalog_fts_trigram", sa.column("rowid"))
-        candidates = (
-            sa.select(grams.c.rowid)
-            .where(sa.literal_column("catalog_fts_trigram").op("MATCH")(pieces))
-            .limit(TYPO_CANDIDATES)
-        )
-        match = sa.or_(fts_hit, sa.and_(rowid.in_(candidates), similarity >= TYPO_THRESHOLD))
-    score = sa.case((fts_hit, 1.0), else_=0.0) + similarity
-    return match, score
+    if not pieces:
+        return sa.false(), similarity
+    grams = sa.table("catalog_fts_trigram", sa.column("rowid"))
+    candidates = (
+        sa.select(grams.c.rowid)
+        .where(sa.literal_column("catalog_fts_trigram").op("MATCH")(pieces))
+        .limit(TYPO_CANDIDATES)
+    )
+    return sa.and_(rowid.in_(candidates), similarity >= TYPO_THRESHOLD), similarity
+
+
+async def _text_clause(session: AsyncSession, flt: SearchFilter) -> Clause:
+    """Word matches; only when the words match nothing at all, the typo-tolerant fallback."""
+    if dialect_of(session) == "postgresql":
+        words, typos = _pg_words, _pg_typos
+    else:
+        await _ensure_sqlite_functions(session)
+        words, typos = _sqlite_words, _sqlite_typos
+    match, score = words(flt)
+    probe = sa.select(CatalogEntry.id).where(CatalogEntry.status == EntryStatus.approved, match).limit(1)
+    if (await session.execute(probe)).first() is not None:
+        return match, score
+    return typos(flt)
 
 
 async def search(session: AsyncSession, flt: SearchFilter) -> list[tuple[CatalogEntry, Any]]:
     """Approved entries matching ``flt``, ordered by (sort key DESC, id ASC), ``limit + 1`` rows."""
     if not flt.words:
         return []
-    if dialect_of(session) == "postgresql":
-        match, score = _pg_match_and_score(flt)
-    else:
-        await _ensure_sqlite_functions(session)
-        match, score = _sqlite_match_and_score(flt)
+    match, score = await _text_clause(session, flt)
     keys: dict[str, sa.ColumnElement[Any]] = {
         "relevance": score,
         "seeders": CatalogEntry.seeders.expression,
