@@ -17,9 +17,7 @@ from torrent_streamer.catalog.schemas import SearchPage, SearchParams
 
 
 async def search(session: AsyncSession, **params: Any) -> SearchPage:
-    return await service.search(
-        session, SearchParams(**params), cursor_key=CURSOR_KEY, torznab=None, box=BOX
-    )
+    return await service.search(session, SearchParams(**params), cursor_key=CURSOR_KEY, torznab=None, box=BOX)
 
 
 def titles(page: SearchPage) -> list[str]:

@@ -115,11 +115,12 @@ async def check_destination(url: str, *, allow_private: bool) -> None:
 
 
 def _attrs(item: ET.Element) -> dict[str, str]:
-    return {
-        str(attr.get("name", "")).lower(): str(attr.get("value", ""))
-        for attr in item.iter(f"{TORZNAB_NS}attr")
-        if attr.get("name")
-    }
+    """``torznab:attr`` name → value; for repeated names (``category``) the first one wins."""
+    found: dict[str, str] = {}
+    for attr in item.iter(f"{TORZNAB_NS}attr"):
+        if attr.get("name"):
+            found.setdefault(str(attr.get("name")).lower(), str(attr.get("value", "")))
+    return found
 
 
 def _int(value: str | None, default: int = 0) -> int:
