@@ -103,7 +103,10 @@ def parse_line(text: str, fmt: str) -> dict[str, Any] | None:
         if not isinstance(record, dict):
             raise RowError("not a JSON object")
         return record
-    fields = next(csv.reader([text], delimiter=";", quotechar='"', strict=True))
+    try:
+        fields = next(csv.reader([text], delimiter=";", quotechar='"', strict=True))
+    except csv.Error as exc:
+        raise RowError(f"malformed CSV ({exc})") from None
     if fields and fields[0].strip().lower() == "infohash":
         return None
     if len(fields) != len(CSV_FIELDS):
@@ -117,7 +120,7 @@ def read_rows(stream: TextIO, fmt: str, report: ImportReport, now: datetime) -> 
             record = parse_line(text.rstrip("\r\n"), fmt)
             if record is not None:
                 yield normalise_row(record, now)
-        except (RowError, csv.Error) as exc:
+        except RowError as exc:
             report.reject(number, str(exc))
 
 
