@@ -2,9 +2,18 @@
 -- Run as the OWNER role after every migration: psql -v ON_ERROR_STOP=1 -v app_role=ts_app -f grants.sql
 -- alembic_version: nothing - schema version: read and written by migrations (owner) only
 -- audit_events: SELECT, INSERT - append-only audit log: record_event inserts, the admin audit view reads; never UPDATE/DELETE
+-- catalog_entries: SELECT, INSERT, UPDATE - catalog: search reads, submissions and imports insert/upsert, moderation updates the status (a removed entry stays as 'removed'; never DELETE)
+-- catalog_reports: SELECT, INSERT, UPDATE - user reports: filed (INSERT), listed, resolved by moderators (UPDATE)
+-- indexers: SELECT, INSERT, DELETE - Torznab indexers: read per search, added by admins; DELETE so a removed indexer's encrypted key is gone
 BEGIN;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM :"app_role";
 REVOKE ALL ON TABLE public."alembic_version" FROM PUBLIC, :"app_role";
 REVOKE ALL ON TABLE public."audit_events" FROM PUBLIC, :"app_role";
 GRANT SELECT, INSERT ON TABLE public."audit_events" TO :"app_role";
+REVOKE ALL ON TABLE public."catalog_entries" FROM PUBLIC, :"app_role";
+GRANT SELECT, INSERT, UPDATE ON TABLE public."catalog_entries" TO :"app_role";
+REVOKE ALL ON TABLE public."catalog_reports" FROM PUBLIC, :"app_role";
+GRANT SELECT, INSERT, UPDATE ON TABLE public."catalog_reports" TO :"app_role";
+REVOKE ALL ON TABLE public."indexers" FROM PUBLIC, :"app_role";
+GRANT SELECT, INSERT, DELETE ON TABLE public."indexers" TO :"app_role";
 COMMIT;
