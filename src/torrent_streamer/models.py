@@ -1,7 +1,29 @@
 """Every ORM model, imported once so Alembic sees the whole schema (``Base.metadata``)."""
 
+from torrent_streamer.auth.models import (
+    AuthSession,
+    LoginThrottle,
+    RecoveryCode,
+    RefreshToken,
+    SigningKey,
+    UsedTokenId,
+)
 from torrent_streamer.catalog.models import CatalogEntry, CatalogReport, Indexer
 from torrent_streamer.core.audit import AuditEvent
 from torrent_streamer.core.db import Base
+from torrent_streamer.users.models import User
 
-__all__ = ["AuditEvent", "Base", "CatalogEntry", "CatalogReport", "Indexer"]
+__all__ = [
+    "AuditEvent",
+    "AuthSession",
+    "Base",
+    "CatalogEntry",
+    "CatalogReport",
+    "Indexer",
+    "LoginThrottle",
+    "RecoveryCode",
+    "RefreshToken",
+    "SigningKey",
+    "UsedTokenId",
+    "User",
+]

@@ -59,7 +59,7 @@ class CatalogEntry(PublicIdMixin, Base):
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     category: Mapped[Category] = mapped_column(_enum(Category, "catalog_category"), index=True)
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
-    uploader_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    uploader_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     status: Mapped[EntryStatus] = mapped_column(_enum(EntryStatus, "catalog_status"))
     seeders: Mapped[int] = mapped_column(Integer, default=0)
     leechers: Mapped[int] = mapped_column(Integer, default=0)
@@ -76,7 +76,7 @@ class CatalogReport(PublicIdMixin, Base):
     __table_args__ = (UniqueConstraint("entry_id", "reporter_id"),)
 
     entry_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("catalog_entries.id", ondelete="CASCADE"), index=True)
-    reporter_id: Mapped[uuid.UUID]
+    reporter_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     reason: Mapped[ReportReason] = mapped_column(_enum(ReportReason, "catalog_report_reason"))
     comment: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime]

@@ -82,7 +82,7 @@ class CatalogEntryCreate(Strict):
     description: str | None = Field(default=None, max_length=5000)
     magnet: str = Field(min_length=8, max_length=4096)
     size_bytes: int = Field(ge=0, le=2**62)
-    category: Category
+    category: Annotated[Category, Field(strict=False)]  # JSON strings → the enum (values still checked)
     tags: list[Tag] = Field(default_factory=list, max_length=10)
 
     @field_validator("title", "description")
@@ -122,7 +122,7 @@ class CatalogEntryPublic(Strict):
 
 
 class ReportCreate(Strict):
-    reason: ReportReason
+    reason: Annotated[ReportReason, Field(strict=False)]
     comment: str | None = Field(default=None, max_length=500)
 
 

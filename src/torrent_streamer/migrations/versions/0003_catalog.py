@@ -1,7 +1,7 @@
 """catalog: entries, reports, indexers, and the search structures of each dialect
 
 Revision ID: 0003_catalog
-Revises: 0001_foundation
+Revises: 0002_accounts
 """
 
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 import torrent_streamer.core.db
 
 revision: str = "0003_catalog"
-down_revision: str | None = "0001_foundation"
+down_revision: str | None = "0002_accounts"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -115,6 +115,9 @@ def upgrade() -> None:
         sa.Column("created_at", torrent_streamer.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", torrent_streamer.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["uploader_id"], ["users.id"], name=op.f("fk_catalog_entries_uploader_id_users"), ondelete="SET NULL"
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_catalog_entries")),
         sa.UniqueConstraint("info_hash_v1", name=op.f("uq_catalog_entries_info_hash_v1")),
         sa.UniqueConstraint("info_hash_v2", name=op.f("uq_catalog_entries_info_hash_v2")),
@@ -167,6 +170,9 @@ def upgrade() -> None:
             ["catalog_entries.id"],
             name=op.f("fk_catalog_reports_entry_id_catalog_entries"),
             ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["reporter_id"], ["users.id"], name=op.f("fk_catalog_reports_reporter_id_users"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_catalog_reports")),
         sa.UniqueConstraint("entry_id", "reporter_id", name=op.f("uq_catalog_reports_entry_id")),
