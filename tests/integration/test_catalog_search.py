@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.integration.catalog_helpers import BOX, CURSOR_KEY, add_entries, db_session, entry
-from torrent_streamer.catalog import service
+from torrent_streamer.catalog import repository, service
 from torrent_streamer.catalog.errors import InvalidCursor
 from torrent_streamer.catalog.models import CatalogEntry, Category, EntryStatus
 from torrent_streamer.catalog.schemas import SearchPage, SearchParams
@@ -144,3 +144,18 @@ async def test_unicode_titles_are_searchable(clean_db: str) -> None:
         await add_entries(session, entry("Amélie.2001.1080p"), entry("星际穿越 Interstellar 2014"))
         assert titles(await search(session, q="amélie")) == ["Amélie.2001.1080p"]
         assert titles(await search(session, q="星际穿越")) == ["星际穿越 Interstellar 2014"]
+
+
+async def test_a_broad_query_orders_by_popularity_and_pages_stay_consistent(
+    clean_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(repository, "BROAD_MATCHES", 10)
+    async with db_session(clean_db) as session:
+        await add_entries(session, *(entry(f"Common Word {i}", seeders=i) for i in range(15)))
+        await add_entries(session, entry("Rare Title", seeders=3))
+        first = await search(session, q="common word", limit=8)
+        assert [item.seeders for item in first.items] == list(range(14, 6, -1))
+        monkeypatch.setattr(repository, "BROAD_MATCHES", 1000)  # the cursor keeps the first page's mode
+        second = await search(session, q="common word", limit=8, cursor=first.next_cursor)
+        assert [item.seeders for item in second.items] == list(range(6, -1, -1))
+        assert titles(await search(session, q="rare"))[0] == "Rare Title"

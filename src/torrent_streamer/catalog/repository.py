@@ -21,6 +21,8 @@ from torrent_streamer.catalog.models import CatalogEntry, CatalogReport, Categor
 
 TYPO_CANDIDATES = 500  # typo fallback: at most this many candidates are scored, per query
 TYPO_THRESHOLD = 0.6  # the same word-similarity threshold as pg_trgm's default
+BROAD_MATCHES = 1000  # more word matches than this: relevance orders by popularity (bounded work)
+MODES = ("words", "popular", "typo")
 _REGISTERED: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
@@ -34,6 +36,7 @@ class SearchFilter:
     sort: str  # relevance | seeders | newest
     limit: int
     after: tuple[Any, uuid.UUID] | None  # keyset position: (sort value, id)
+    mode: str | None = None  # fixed by the first page (kept in the cursor), so pages stay consistent
 
 
 def dialect_of(session: AsyncSession) -> str:
@@ -104,27 +107,40 @@ def _sqlite_typos(flt: SearchFilter) -> Clause:
     return sa.and_(rowid.in_(candidates), similarity >= TYPO_THRESHOLD), similarity
 
 
-async def _text_clause(session: AsyncSession, flt: SearchFilter) -> Clause:
-    """Word matches; only when the words match nothing at all, the typo-tolerant fallback."""
+async def _choose_mode(session: AsyncSession, flt: SearchFilter, words_match: sa.ColumnElement[bool]) -> str:
+    """One bounded probe: no word match → ``typo``; a broad match ranked by relevance → ``popular``."""
+    probe = (
+        sa.select(sa.literal(1))
+        .where(CatalogEntry.status == EntryStatus.approved, words_match)
+        .limit(BROAD_MATCHES + 1)
+        .subquery()
+    )
+    found = int(await session.scalar(sa.select(sa.func.count()).select_from(probe)) or 0)
+    if found == 0:
+        return "typo"
+    return "popular" if found > BROAD_MATCHES and flt.sort == "relevance" else "words"
+
+
+async def search(session: AsyncSession, flt: SearchFilter) -> tuple[list[tuple[CatalogEntry, Any]], str]:
+    """Approved entries matching ``flt``, ordered by (sort key DESC, id ASC), ``limit + 1`` rows,
+    and the mode used (``words``, ``popular`` or ``typo``) for the next page's cursor.
+
+    Relevance ranks every word match when there are at most ``BROAD_MATCHES``; a broader query
+    ("the", "love") orders its matches by seeders instead, so no query scores a huge match set.
+    """
+    if not flt.words:
+        return [], "words"
     if dialect_of(session) == "postgresql":
         words, typos = _pg_words, _pg_typos
     else:
         await _ensure_sqlite_functions(session)
         words, typos = _sqlite_words, _sqlite_typos
     match, score = words(flt)
-    probe = sa.select(CatalogEntry.id).where(CatalogEntry.status == EntryStatus.approved, match).limit(1)
-    if (await session.execute(probe)).first() is not None:
-        return match, score
-    return typos(flt)
-
-
-async def search(session: AsyncSession, flt: SearchFilter) -> list[tuple[CatalogEntry, Any]]:
-    """Approved entries matching ``flt``, ordered by (sort key DESC, id ASC), ``limit + 1`` rows."""
-    if not flt.words:
-        return []
-    match, score = await _text_clause(session, flt)
+    mode = flt.mode or await _choose_mode(session, flt, match)
+    if mode == "typo":
+        match, score = typos(flt)
     keys: dict[str, sa.ColumnElement[Any]] = {
-        "relevance": score,
+        "relevance": CatalogEntry.seeders.expression if mode == "popular" else score,
         "seeders": CatalogEntry.seeders.expression,
         "newest": CatalogEntry.created_at.expression,
     }
@@ -141,7 +157,7 @@ async def search(session: AsyncSession, flt: SearchFilter) -> list[tuple[Catalog
         stmt = stmt.where(sa.or_(key < value, sa.and_(key == value, CatalogEntry.id > last_id)))
     stmt = stmt.order_by(key.desc(), CatalogEntry.id.asc()).limit(flt.limit + 1)
     result = await session.execute(stmt)
-    return [(row[0], row[1]) for row in result.all()]
+    return [(row[0], row[1]) for row in result.all()], mode
 
 
 async def get_entry(session: AsyncSession, entry_id: uuid.UUID, *, for_update: bool = False) -> CatalogEntry | None:

@@ -65,27 +65,30 @@ def query_fingerprint(params: SearchParams) -> str:
     return hashlib.sha256(json.dumps(material, default=str).encode()).hexdigest()[:16]
 
 
-def _cursor_position(params: SearchParams, key: bytes) -> tuple[Any, uuid.UUID] | None:
+def _cursor_position(params: SearchParams, key: bytes) -> tuple[tuple[Any, uuid.UUID], str] | None:
+    """The keyset position and the mode of the first page, from a cursor issued for this query."""
     if params.cursor is None:
         return None
     try:
         payload = decode_cursor(key, params.cursor)
-        if payload.get("f") != query_fingerprint(params):
+        if payload.get("f") != query_fingerprint(params) or payload.get("m") not in repository.MODES:
             raise CursorError("cursor belongs to another query")
         last_id = uuid.UUID(str(payload["i"]))
         value = payload["k"]
+        mode = str(payload["m"])
+        by_seeders = params.sort == "seeders" or (params.sort == "relevance" and mode == "popular")
         if params.sort == "newest":
             value = datetime.fromisoformat(str(value))
-        elif not isinstance(value, int if params.sort == "seeders" else int | float) or isinstance(value, bool):
+        elif not isinstance(value, int if by_seeders else int | float) or isinstance(value, bool):
             raise CursorError("bad cursor value")
     except (CursorError, KeyError, ValueError, TypeError):
         raise InvalidCursor("The cursor is invalid for this query.") from None
-    return value, last_id
+    return (value, last_id), mode
 
 
-def _next_cursor(params: SearchParams, key: bytes, entry: CatalogEntry, sort_value: Any) -> str:
+def _next_cursor(params: SearchParams, key: bytes, mode: str, entry: CatalogEntry, sort_value: Any) -> str:
     value = sort_value.isoformat() if isinstance(sort_value, datetime) else sort_value
-    return encode_cursor(key, {"f": query_fingerprint(params), "i": entry.id.hex, "k": value})
+    return encode_cursor(key, {"f": query_fingerprint(params), "i": entry.id.hex, "k": value, "m": mode})
 
 
 def entry_result(entry: CatalogEntry) -> SearchResultPublic:
@@ -123,7 +126,8 @@ async def search(
     torznab: TorznabClient | None,
     box: SecretBox,
 ) -> SearchPage:
-    after = _cursor_position(params, cursor_key)
+    position = _cursor_position(params, cursor_key)
+    after, mode = position if position is not None else (None, None)
     flt = repository.SearchFilter(
         text=clean_text(params.q).translate(str.maketrans("._+[]()", "       ")),
         words=tokens(params.q),
@@ -133,10 +137,11 @@ async def search(
         sort=params.sort,
         limit=params.limit,
         after=after,
+        mode=mode,
     )
-    rows = await repository.search(session, flt)
+    rows, used_mode = await repository.search(session, flt)
     page, more = rows[: params.limit], len(rows) > params.limit
-    next_cursor = _next_cursor(params, cursor_key, *page[-1]) if more and page else None
+    next_cursor = _next_cursor(params, cursor_key, used_mode, *page[-1]) if more and page else None
     external: list[ExternalResultPublic] = []
     statuses: list[IndexerStatusPublic] = []
     if after is None and torznab is not None and flt.words:
