@@ -15,7 +15,9 @@ import hashlib
 import ipaddress
 import json
 import socket
-import xml.etree.ElementTree as ET  # nosec B405 - Element type and ParseError only; parsing uses defusedxml
+
+# The stdlib module only for the Element type and ParseError; parsing goes through defusedxml.
+import xml.etree.ElementTree as ET  # nosec B405
 from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from typing import Protocol
