@@ -16,7 +16,7 @@ from typing import Any
 import libtorrent as lt
 
 PIECE = 32 * 1024
-MOVIE_SECONDS = 60
+MOVIE_SECONDS = 4
 
 
 def _box(kind: bytes, payload: bytes) -> bytes:

@@ -61,6 +61,7 @@ class LtFileReader:
         self.position = 0
         self.plan: dict[int, int] = {}
         self.last_piece_read = -1
+        self._capped = True
 
     @property
     def size(self) -> int:
@@ -131,12 +132,14 @@ class LtFileReader:
         else:
             self._bytes_since_seek = 0
         self.position = offset
-        if piece == self.last_piece_read and not seek and self.plan:
+        capped = self._bytes_since_seek == 0
+        if piece == self.last_piece_read and not seek and self.plan and capped == self._capped:
             return seek
+        self._capped = capped
         self.last_piece_read = piece
         # A first read (a probe, or the start after a seek) asks for its piece only;
         # the window opens once reading proves sequential.
-        cap = 2 if self._bytes_since_seek == 0 else None
+        cap = 2 if capped else None
         secs = window_seconds(self._params, self._bytes_since_seek, self._bitrate())
         plan = plan_window(
             piece,
