@@ -72,6 +72,8 @@ def session_settings(cfg: EngineConfig) -> dict[str, Any]:
         "piece_timeout": 5,
         "request_timeout": 10,
         "user_agent": "torrent-streamer/0.1",
+        # Time-critical requests wait for the session tick: 500 ms by default = TTFB.
+        "tick_interval": 100,
     }
     if cfg.proxy_url:
         s.update(proxy_settings(cfg.proxy_url))
