@@ -189,3 +189,12 @@ async def test_libtorrent_stores_only_under_download_dir(tmp_path: Path) -> None
         await engine.close()
     outside = [p for p in tmp_path.rglob("*") if not str(p).startswith(str(tmp_path))]
     assert outside == []
+
+
+async def test_piece_count_limit_from_config(tmp_path: Path) -> None:
+    cfg = leech_config(tmp_path, max_pieces=100)
+    data = _torrent([([b"a"], PLEN * 150)])
+    with pytest.raises(InvalidTorrent):
+        await MemoryEngine(cfg).add_torrent_file(data)
+    ok = _torrent([([b"a"], PLEN * 50)])
+    assert (await MemoryEngine(cfg).add_torrent_file(ok)).num_pieces == 50
