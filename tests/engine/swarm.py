@@ -85,8 +85,9 @@ def wait_alert(ses: lt.session, kind: type, timeout: float = 30.0) -> Any:
             for a in ses.pop_alerts():
                 if isinstance(a, kind):
                     return a
-                if isinstance(a, lt.torrent_error_alert):
-                    raise RuntimeError(a.message())
+                failure = a.message() if isinstance(a, lt.torrent_error_alert) else None
+                if failure:
+                    raise RuntimeError(failure)
     raise TimeoutError(kind.__name__)
 
 

@@ -18,7 +18,6 @@ from .alerts import IH, AlertPump, Event, Snap
 from .config import EngineConfig
 from .errors import (
     EngineError,
-    FileIndexError,
     InvalidTorrent,
     MetadataTimeout,
     ReaderClosed,
@@ -30,6 +29,7 @@ from .mp4 import locate_moov
 from .netpolicy import check_host
 from .reader import LtFileReader
 from .session import build_ip_filter, session_settings
+from .status import engine_stats, find_file, initial_priorities, status_of
 from .store import StateStore
 from .torrent import TorrentState
 from .torrentfile import (
@@ -244,53 +244,13 @@ class LibtorrentEngine:
         return t
 
     def status(self, info_hash: str) -> TorrentStatus:
-        return self._status_of(self._get(info_hash))
+        return status_of(self._get(info_hash))
 
     def list_status(self) -> list[TorrentStatus]:
-        return [self._status_of(t) for t in self._torrents.values()]
+        return [status_of(t) for t in self._torrents.values()]
 
-    def _status_of(self, t: TorrentState) -> TorrentStatus:
-        s = t.snap
-        info = t.info
-        rate = s.download_rate if s else 0
-        readers = [r.status(rate) for r in t.readers if not r.internal]
-        error = t.error or (s.error if s else None)
-        if s is None:
-            state = (
-                "error" if error else ("checking" if info.has_metadata else "metadata")
-            )
-            return TorrentStatus(
-                info.info_hash,
-                info.name,
-                state,
-                0.0,
-                info.total_size,
-                0,
-                0,
-                0,
-                0,
-                0,
-                info.has_metadata,
-                error,
-                list(info.files),
-                readers,
-            )
-        return TorrentStatus(
-            info_hash=info.info_hash,
-            name=info.name,
-            state="error" if error else s.state,
-            progress=s.progress,
-            total_size=info.total_size,
-            downloaded_bytes=s.total_done,
-            peers=s.peers,
-            seeds=s.seeds,
-            download_rate=s.download_rate,
-            upload_rate=s.upload_rate,
-            has_metadata=info.has_metadata,
-            error=error,
-            files=list(info.files),
-            readers=readers,
-        )
+    def stats(self) -> EngineStats:
+        return engine_stats(list(self._torrents.values()))
 
     async def wait_status(
         self, info_hash: str, predicate: Callable[[TorrentStatus], bool], timeout: float
@@ -308,22 +268,12 @@ class LibtorrentEngine:
         s = self._get(info_hash).snap
         return s.total_payload_download if s else 0
 
-    def stats(self) -> EngineStats:
-        snaps = [t.snap for t in self._torrents.values() if t.snap is not None]
-        return EngineStats(
-            active_torrents=sum(1 for s in snaps if s.state not in ("paused", "error")),
-            readers=sum(len(t.readers) for t in self._torrents.values()),
-            download_rate=sum(s.download_rate for s in snaps),
-            upload_rate=sum(s.upload_rate for s in snaps),
-            cache_bytes_used=sum(s.total_done for s in snaps),
-        )
-
     # -- readers ------------------------------------------------------------------
     async def open_reader(self, info_hash: str, file_index: int) -> LtFileReader:
         t = self._get(info_hash)
         if not t.info.has_metadata:
             await self.wait_metadata(info_hash, self.config.metadata_timeout)
-        f = _find_file(t.info.files, file_index)
+        f = find_file(t.info.files, file_index)
         self.touch(info_hash)
         if t.idle_paused:
             t.idle_paused = False
@@ -519,23 +469,3 @@ _MP4_SUFFIXES = (".mp4", ".m4v", ".m4a", ".mov")
 
 def _make_session(settings: dict[str, Any]) -> lt.session:
     return lt.session(cast(Any, settings))
-
-
-def initial_priorities(files: tuple[FileInfo, ...]) -> list[int]:
-    """Before anyone watches: only the main video (largest streamable file) at low priority.
-
-    Keeping one file wanted keeps the torrent "downloading", so peers stay connected.
-    """
-    n = max((f.index for f in files), default=-1) + 1
-    prios = [0] * n
-    candidates = [f for f in files if f.streamable] or list(files)
-    if candidates:
-        prios[max(candidates, key=lambda f: f.size).index] = 1
-    return prios
-
-
-def _find_file(files: tuple[FileInfo, ...], index: int) -> FileInfo:
-    for f in files:
-        if f.index == index:
-            return f
-    raise FileIndexError("no such file in the torrent")
