@@ -9,12 +9,12 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from typing import Any, cast
 
 import libtorrent as lt
 
-from .alerts import IH, AlertPump, Event, Snap
+from .alerts import AlertPump
 from .config import EngineConfig
 from .errors import (
     EngineError,
@@ -24,6 +24,7 @@ from .errors import (
     StorageError,
     TorrentNotFound,
 )
+from .events import SAVE_FLAGS, EngineEvents
 from .magnet import parse_magnet
 from .mp4 import locate_moov
 from .netpolicy import check_host
@@ -43,11 +44,10 @@ from .torrentfile import (
 from .types import EngineObserver, EngineStats, FileInfo, TorrentInfo, TorrentStatus
 
 log = logging.getLogger(__name__)
-SAVE_FLAGS = lt.save_resume_flags_t.save_info_dict
 CLOSE_SAVE_TIMEOUT = 15.0
 
 
-class LibtorrentEngine:
+class LibtorrentEngine(EngineEvents):
     """`Engine` backed by libtorrent. Create in the app's lifespan; `await start()` first."""
 
     def __init__(
@@ -377,91 +377,6 @@ class LibtorrentEngine:
                 t.idle_paused = True
                 t.handle.pause()
         await self.evict_to_limit()
-
-    # -- alert events (on the loop) -------------------------------------------------
-    def _lookup(self, ih: IH) -> TorrentState | None:
-        for k in ih:
-            if k is not None and k in self._torrents:
-                return self._torrents[k]
-        return None
-
-    def _write_resume(self, ih: IH, buf: bytes) -> None:
-        """Runs in the alert thread: write resume data unless the torrent was removed."""
-        for k in ih:
-            if k is not None and k in self._torrents and k not in self._removed:
-                self._store.save_resume(k, buf)
-                return
-
-    def _dispatch(self, events: list[Event], snaps: list[Snap]) -> None:
-        for s in snaps:
-            t = self._lookup(s.ih)
-            if t is not None:
-                t.snap = s
-        if snaps:
-            self._status_changed.set()
-            self._status_changed = asyncio.Event()
-        for e in events:
-            try:
-                self._handle_event(e)
-            except Exception:
-                log.exception("failed to handle engine event %s", e.kind)
-
-    def _handle_event(self, e: Event) -> None:
-        if e.kind in ("removed", "deleted"):
-            for k in e.ih:
-                fut, kind = self._removing.get(k or "", (None, ""))
-                if fut is not None and not fut.done() and e.kind == kind:
-                    fut.set_result(None)
-            return
-        t = self._lookup(e.ih)
-        if t is None:
-            log.debug("event %s for an unknown torrent", e.kind)
-            return
-        if e.kind == "piece":
-            t.on_piece(e.piece)
-        elif e.kind == "read":
-            t.on_read(e.piece, e.data, e.message)
-        elif e.kind in ("saved", "save_failed"):
-            t.on_resume_done(e.kind == "saved")
-        elif e.kind == "metadata":
-            self._spawn(self._on_metadata(t))
-        elif e.kind == "unfinished":
-            t.reconnect(self.config.enable_dht)
-        elif e.kind == "finished":
-            t.handle.save_resume_data(SAVE_FLAGS)
-        elif e.kind in ("storage_error", "error"):
-            t.error = "storage error" if e.kind == "storage_error" else "torrent error"
-
-    async def _on_metadata(self, t: TorrentState) -> None:
-        if t.ti is not None:
-            return
-        ti = await asyncio.to_thread(t.handle.torrent_file)
-        if ti is None or t.ti is not None:
-            log.warning("metadata alert without metadata")
-            return
-        try:
-            check_metadata(ti, self.config)
-        except InvalidTorrent as exc:
-            t.error = exc.reason
-            t.metadata.set()
-            self._spawn(self.remove(t.key, delete_files=True))
-            return
-        t.ti = ti
-        t.info = torrent_info_of(t.key, ti, t.info.name)
-        t.push_priorities(initial_priorities(t.info.files))
-        await asyncio.to_thread(self._store.save_info, t.key, torrent_bytes(ti))
-        t.metadata.set()
-        t.handle.save_resume_data(SAVE_FLAGS)
-
-    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
-        task = asyncio.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("engine background task failed", exc_info=task.exception())
 
 
 _MP4_SUFFIXES = (".mp4", ".m4v", ".m4a", ".mov")
