@@ -122,6 +122,7 @@ class Seeder:
                 "enable_outgoing_utp": False,
                 "enable_incoming_utp": False,
                 "upload_rate_limit": upload_rate_limit,
+                "ignore_limits_on_local_network": False,
                 "allow_multiple_connections_per_ip": True,
                 "alert_mask": int(lt.alert_category.status | lt.alert_category.error),
             }
