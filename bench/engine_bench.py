@@ -38,7 +38,7 @@ def build(root: Path, size: int, piece: int) -> bytes:
     return bytes(lt.bencode(ct.generate()))
 
 
-def seeder(root: Path, torrent: bytes, rate: int) -> tuple[lt.session, int]:
+def seeder(root: Path, torrent: bytes, rate: int, tick: int) -> tuple[lt.session, int]:
     ses = lt.session(
         {
             "listen_interfaces": "127.0.0.1:0",
@@ -50,6 +50,7 @@ def seeder(root: Path, torrent: bytes, rate: int) -> tuple[lt.session, int]:
             "enable_incoming_utp": False,
             "upload_rate_limit": rate,
             "ignore_limits_on_local_network": False,
+            "tick_interval": tick,
             "alert_mask": int(lt.alert_category.status),
         }
     )
@@ -76,6 +77,9 @@ async def main() -> None:
     ap.add_argument("--seeks", type=int, default=20)
     ap.add_argument("--no-preload", action="store_true")
     ap.add_argument(
+        "--seed-tick", type=int, default=500, help="seeder tick_interval ms"
+    )
+    ap.add_argument(
         "--set", action="append", default=[], help="leecher setting key=int"
     )
     a = ap.parse_args()
@@ -91,7 +95,7 @@ async def main() -> None:
         le2.initial_priorities = lambda files: [0] * len(files)  # type: ignore[assignment]
     tmp = Path(tempfile.mkdtemp())
     torrent = build(tmp / "seed", a.size << 20, a.piece << 10)
-    ses, port = seeder(tmp / "seed", torrent, int(a.rate * (1 << 20)))
+    ses, port = seeder(tmp / "seed", torrent, int(a.rate * (1 << 20)), a.seed_tick)
     engine = LibtorrentEngine(leech_config(tmp / "leech", read_timeout=60.0))
     await engine.start()
     key = (await engine.add_torrent_file(torrent)).info_hash
