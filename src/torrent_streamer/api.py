@@ -17,16 +17,24 @@ API_PREFIX = "/api/v1"
 
 
 def build_api_router() -> APIRouter:
-    api = APIRouter(prefix=API_PREFIX, responses=problem_responses(500))
+    from torrent_streamer.auth.endpoints import router as auth_router
+    from torrent_streamer.users.endpoints import router as users_router
+
+    api = APIRouter(prefix=API_PREFIX, responses=problem_responses(400, 500))  # 400: undecodable body
+    api.include_router(auth_router)
+    api.include_router(users_router)
     return api
 
 
 def build_root_routers() -> list[APIRouter]:
+    from torrent_streamer.auth.endpoints import jwks_router
     from torrent_streamer.core.health import router as health_router
 
-    return [health_router]
+    return [health_router, jwks_router]
 
 
 def lifespan_hooks() -> list[Callable[[Services], AbstractAsyncContextManager[None]]]:
     """Start-up/shut-down of domain singletons, in order (each an async context manager)."""
-    return []
+    from torrent_streamer.auth.context import auth_lifespan
+
+    return [auth_lifespan]

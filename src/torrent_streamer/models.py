@@ -1,6 +1,25 @@
 """Every ORM model, imported once so Alembic sees the whole schema (``Base.metadata``)."""
 
+from torrent_streamer.auth.models import (
+    AuthSession,
+    LoginThrottle,
+    RecoveryCode,
+    RefreshToken,
+    SigningKey,
+    UsedTokenId,
+)
 from torrent_streamer.core.audit import AuditEvent
 from torrent_streamer.core.db import Base
+from torrent_streamer.users.models import User
 
-__all__ = ["AuditEvent", "Base"]
+__all__ = [
+    "AuditEvent",
+    "AuthSession",
+    "Base",
+    "LoginThrottle",
+    "RecoveryCode",
+    "RefreshToken",
+    "SigningKey",
+    "UsedTokenId",
+    "User",
+]
