@@ -17,7 +17,12 @@ API_PREFIX = "/api/v1"
 
 
 def build_api_router() -> APIRouter:
+    from torrent_streamer.streaming.endpoints import router as streaming_router
+    from torrent_streamer.torrents.endpoints import router as torrents_router
+
     api = APIRouter(prefix=API_PREFIX, responses=problem_responses(500))
+    api.include_router(torrents_router)
+    api.include_router(streaming_router)
     return api
 
 
@@ -29,4 +34,6 @@ def build_root_routers() -> list[APIRouter]:
 
 def lifespan_hooks() -> list[Callable[[Services], AbstractAsyncContextManager[None]]]:
     """Start-up/shut-down of domain singletons, in order (each an async context manager)."""
-    return []
+    from torrent_streamer.torrents.runtime import engine_lifespan
+
+    return [engine_lifespan]
