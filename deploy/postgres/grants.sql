@@ -2,9 +2,21 @@
 -- Run as the OWNER role after every migration: psql -v ON_ERROR_STOP=1 -v app_role=ts_app -f grants.sql
 -- alembic_version: nothing - schema version: read and written by migrations (owner) only
 -- audit_events: SELECT, INSERT - append-only audit log: record_event inserts, the admin audit view reads; never UPDATE/DELETE
+-- blocked_info_hashes: SELECT, INSERT, DELETE - takedown list: admins add and lift entries; adds/streams check it
+-- library_entries: SELECT, INSERT, DELETE - users add torrents to and remove them from their library; never edited
+-- torrents: SELECT, INSERT, UPDATE, DELETE - one row per info-hash: added on first add, metadata/last-watched updated, deleted when nobody holds it
+-- watch_history: SELECT, INSERT, UPDATE, DELETE - resume positions: upserted by the player, removed with the user's data
 BEGIN;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM :"app_role";
 REVOKE ALL ON TABLE public."alembic_version" FROM PUBLIC, :"app_role";
 REVOKE ALL ON TABLE public."audit_events" FROM PUBLIC, :"app_role";
 GRANT SELECT, INSERT ON TABLE public."audit_events" TO :"app_role";
+REVOKE ALL ON TABLE public."blocked_info_hashes" FROM PUBLIC, :"app_role";
+GRANT SELECT, INSERT, DELETE ON TABLE public."blocked_info_hashes" TO :"app_role";
+REVOKE ALL ON TABLE public."library_entries" FROM PUBLIC, :"app_role";
+GRANT SELECT, INSERT, DELETE ON TABLE public."library_entries" TO :"app_role";
+REVOKE ALL ON TABLE public."torrents" FROM PUBLIC, :"app_role";
+GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE public."torrents" TO :"app_role";
+REVOKE ALL ON TABLE public."watch_history" FROM PUBLIC, :"app_role";
+GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE public."watch_history" TO :"app_role";
 COMMIT;

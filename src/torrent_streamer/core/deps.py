@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
@@ -42,8 +43,11 @@ def get_limiter(services: ServicesDep) -> Limiter:
 
 
 async def get_session(services: ServicesDep) -> AsyncIterator[AsyncSession]:
-    async for session in session_scope(services.sessionmaker):
-        yield session
+    # aclosing: when the route raises, the inner generator is closed now (connection returned),
+    # not at garbage collection after the event loop is gone.
+    async with contextlib.aclosing(session_scope(services.sessionmaker)) as sessions:
+        async for session in sessions:
+            yield session
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

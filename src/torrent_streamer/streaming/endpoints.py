@@ -40,7 +40,7 @@ def absolute_url(request: Request, services: ServicesDep, path: str) -> str:
 
 @router.post(
     "/torrents/{torrent_id}/files/{index}/stream",
-    responses=problem_responses(401, 403, 404, 451, 503),
+    responses=problem_responses(401, 403, 404, 422, 451, 503),
 )
 async def create_stream_url(
     torrent_id: uuid.UUID,
@@ -70,7 +70,7 @@ async def create_stream_url(
 STREAM_RESPONSES: dict[int | str, dict[str, object]] = {
     200: {"description": "The whole file", "content": {"application/octet-stream": {}}},
     206: {"description": "One byte range", "content": {"application/octet-stream": {}}},
-    **problem_responses(401, 403, 404, 416, 451, 503),
+    **problem_responses(401, 403, 404, 416, 422, 451, 503),
 }
 
 

@@ -139,7 +139,7 @@ def _subtitle_url(request: Request, entry_id: uuid.UUID) -> Callable[[int], str]
     return build
 
 
-@router.get("/torrents", responses=problem_responses(401, 403))
+@router.get("/torrents", responses=problem_responses(401, 403, 422))
 async def list_torrents(principal: TorrentUser, session: SessionDep, engine: EngineDep) -> TorrentList:
     """Your library with live state, progress, peers and rates."""
     rows = await repository.list_entries(session, principal.user_id, LIST_LIMIT)
@@ -147,7 +147,7 @@ async def list_torrents(principal: TorrentUser, session: SessionDep, engine: Eng
     return TorrentList(items=items)
 
 
-@router.get("/torrents/{torrent_id}", responses=problem_responses(401, 403, 404))
+@router.get("/torrents/{torrent_id}", responses=problem_responses(401, 403, 404, 422))
 async def get_torrent(
     torrent_id: uuid.UUID, request: Request, principal: TorrentUser, session: SessionDep, engine: EngineDep
 ) -> TorrentDetail:
@@ -160,7 +160,7 @@ async def get_torrent(
 
 
 @router.delete(
-    "/torrents/{torrent_id}", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(401, 403, 404)
+    "/torrents/{torrent_id}", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(401, 403, 404, 422)
 )
 async def delete_torrent(
     torrent_id: uuid.UUID,
@@ -190,7 +190,7 @@ async def delete_torrent(
 @router.get(
     "/torrents/{torrent_id}/events",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}}, **problem_responses(401, 403, 404)},
+    responses={200: {"content": {"text/event-stream": {}}}, **problem_responses(401, 403, 404, 422)},
 )
 async def torrent_events(
     torrent_id: uuid.UUID, principal: TorrentUser, session: SessionDep, engine: EngineDep
@@ -267,7 +267,7 @@ async def list_history(
     )
 
 
-@router.get("/admin/blocked", responses=problem_responses(401, 403))
+@router.get("/admin/blocked", responses=problem_responses(401, 403, 422))
 async def list_blocked(principal: TorrentAdmin, session: SessionDep) -> BlockedList:
     """The takedown list."""
     rows = await repository.list_blocked(session, LIST_LIMIT)
@@ -303,7 +303,9 @@ async def block_info_hash(
 
 
 @router.delete(
-    "/admin/blocked/{blocked_id}", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(401, 403, 404)
+    "/admin/blocked/{blocked_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(401, 403, 404, 422),
 )
 async def unblock_info_hash(
     blocked_id: uuid.UUID, request: Request, principal: TorrentAdmin, session: SessionDep, clock: ClockDep
