@@ -41,18 +41,18 @@ def slow_seeder(slow_media: Media) -> Iterator[Seeder]:
 
 
 def leech_config(tmp: Path, **kw: object) -> EngineConfig:
-    base: dict[str, object] = dict(
-        download_dir=tmp / "downloads",
-        state_dir=tmp / "state",
-        listen_interfaces="127.0.0.1:0",
-        enable_dht=False,
-        allow_private_networks=True,
-        enable_utp=False,
-        status_interval=0.1,
-        resume_save_interval=1.0,
-        maintenance_interval=3600.0,
-        read_timeout=8.0,
-    )
+    base: dict[str, object] = {
+        "download_dir": tmp / "downloads",
+        "state_dir": tmp / "state",
+        "listen_interfaces": "127.0.0.1:0",
+        "enable_dht": False,
+        "allow_private_networks": True,
+        "enable_utp": False,
+        "status_interval": 0.1,
+        "resume_save_interval": 1.0,
+        "maintenance_interval": 3600.0,
+        "read_timeout": 8.0,
+    }
     base.update(kw)
     return EngineConfig(**base)  # type: ignore[arg-type]
 

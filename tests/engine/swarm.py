@@ -28,7 +28,12 @@ def fake_mp4(size_mdat: int, seed: int) -> bytes:
     rnd = random.Random(seed)
     ftyp = _box(b"ftyp", b"isom\x00\x00\x02\x00isomiso2avc1mp41")
     mdat = _box(b"mdat", rnd.randbytes(size_mdat))
-    mvhd = _box(b"mvhd", b"\x00\x00\x00\x00" + struct.pack(">IIII", 0, 0, 1000, MOVIE_SECONDS * 1000) + bytes(80))
+    mvhd = _box(
+        b"mvhd",
+        b"\x00\x00\x00\x00"
+        + struct.pack(">IIII", 0, 0, 1000, MOVIE_SECONDS * 1000)
+        + bytes(80),
+    )
     moov = _box(b"moov", mvhd + _box(b"free", rnd.randbytes(40_000)))
     return ftyp + mdat + moov
 
@@ -45,7 +50,9 @@ class Media:
         return list(self.files).index(rel)
 
 
-def make_media(root: Path, name: str = "Movie", mdat: int = 3 * 1024 * 1024, seed: int = 1) -> Media:
+def make_media(
+    root: Path, name: str = "Movie", mdat: int = 3 * 1024 * 1024, seed: int = 1
+) -> Media:
     rnd = random.Random(seed + 100)
     files = {
         "movie.mp4": fake_mp4(mdat, seed),
@@ -57,7 +64,9 @@ def make_media(root: Path, name: str = "Movie", mdat: int = 3 * 1024 * 1024, see
         p = top / rel
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_bytes(data)
-    entries = [lt.create_file_entry(f"{name}/{rel}", len(data)) for rel, data in files.items()]
+    entries = [
+        lt.create_file_entry(f"{name}/{rel}", len(data)) for rel, data in files.items()
+    ]
     ct = lt.create_torrent(entries, PIECE, lt.create_torrent.v1_only)
     lt.set_piece_hashes(ct, str(root))
     torrent = bytes(lt.bencode(ct.generate()))
@@ -77,7 +86,7 @@ def wait_alert(ses: lt.session, kind: type, timeout: float = 30.0) -> Any:
                 if isinstance(a, kind):
                     return a
                 if isinstance(a, lt.torrent_error_alert):
-                    raise AssertionError(a.message())
+                    raise RuntimeError(a.message())
     raise TimeoutError(kind.__name__)
 
 

@@ -15,8 +15,8 @@ from torrent_streamer.engine import (
     FileReader,
     LibtorrentEngine,
     MemoryEngine,
-    ReadOutOfRange,
     ReaderClosed,
+    ReadOutOfRange,
     TorrentNotFound,
 )
 
@@ -34,7 +34,9 @@ class Case:
 
 
 @pytest_asyncio.fixture(params=["memory", "libtorrent"])
-async def case(request: pytest.FixtureRequest, tmp_path: Path, media: Media, seeder: Seeder) -> AsyncIterator[Case]:
+async def case(
+    request: pytest.FixtureRequest, tmp_path: Path, media: Media, seeder: Seeder
+) -> AsyncIterator[Case]:
     cfg = leech_config(tmp_path)
     engine: Engine
     if request.param == "memory":

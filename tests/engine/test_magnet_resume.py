@@ -28,18 +28,26 @@ def _magnet(media: Media, port: int) -> str:
     return f"magnet:?xt=urn:btih:{media.info_hash}&dn=Movie&x.pe=127.0.0.1:{port}"
 
 
-async def test_magnet_fetches_metadata_then_streams(engine: LibtorrentEngine, media: Media, seeder: Seeder) -> None:
+async def test_magnet_fetches_metadata_then_streams(
+    engine: LibtorrentEngine, media: Media, seeder: Seeder
+) -> None:
     info = await engine.add_magnet(_magnet(media, seeder.port))
     assert info.info_hash == media.info_hash
     full = await engine.wait_metadata(info.info_hash, 30)
-    assert full.has_metadata and [f.name.split("/", 1)[1] for f in full.files] == list(media.files)
+    assert full.has_metadata and [f.name.split("/", 1)[1] for f in full.files] == list(
+        media.files
+    )
     again = await engine.add_magnet(_magnet(media, seeder.port))  # idempotent
     assert again.info_hash == info.info_hash and len(engine.list_status()) == 1
-    async with await engine.open_reader(info.info_hash, media.file_index("movie.srt")) as r:
+    async with await engine.open_reader(
+        info.info_hash, media.file_index("movie.srt")
+    ) as r:
         assert await r.read(0, 100) == media.files["movie.srt"]
 
 
-async def test_known_magnet_uses_cached_info_dict(tmp_path: Path, media: Media, seeder: Seeder) -> None:
+async def test_known_magnet_uses_cached_info_dict(
+    tmp_path: Path, media: Media, seeder: Seeder
+) -> None:
     cfg = leech_config(tmp_path)
     engine = LibtorrentEngine(cfg)
     await engine.start()
@@ -111,13 +119,25 @@ asyncio.run(main())
 """
 
 
-async def test_resume_after_sigkill_does_not_redownload(tmp_path: Path, media: Media, seeder: Seeder) -> None:
+async def test_resume_after_sigkill_does_not_redownload(
+    tmp_path: Path, media: Media, seeder: Seeder
+) -> None:
     torrent = tmp_path / "t.torrent"
     torrent.write_bytes(media.torrent)
     root = str(Path(__file__).resolve().parents[2])
-    code = CHILD.format(root=root, tmp=str(tmp_path), torrent=str(torrent), port=seeder.port, index=media.file_index("movie.mp4"))
+    code = CHILD.format(
+        root=root,
+        tmp=str(tmp_path),
+        torrent=str(torrent),
+        port=seeder.port,
+        index=media.file_index("movie.mp4"),
+    )
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", code, stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": root + "/src"}
+        sys.executable,
+        "-c",
+        code,
+        stdout=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": root + "/src"},
     )
     try:
         assert proc.stdout is not None
@@ -133,11 +153,16 @@ async def test_resume_after_sigkill_does_not_redownload(tmp_path: Path, media: M
         key = media.info_hash
         assert engine.status(key).has_metadata
         engine.connect_peer(key, "127.0.0.1", seeder.port)
-        st = await engine.wait_status(key, lambda s: s.state not in ("checking", "metadata"), 30)
+        st = await engine.wait_status(
+            key, lambda s: s.state not in ("checking", "metadata"), 30
+        )
         movie = len(media.files["movie.mp4"])
         assert st.downloaded_bytes >= movie - 32 * 1024
         async with await engine.open_reader(key, media.file_index("movie.mp4")) as r:
-            assert await r.read(movie // 2, 1000) == media.files["movie.mp4"][movie // 2 : movie // 2 + 1000]
+            assert (
+                await r.read(movie // 2, 1000)
+                == media.files["movie.mp4"][movie // 2 : movie // 2 + 1000]
+            )
         assert engine.payload_downloaded(key) == 0
     finally:
         await engine.close()

@@ -202,6 +202,11 @@ class AlertPump:
             events.append(
                 Event("error", ih_of(a.handle.info_hashes()), message=a.error.message())
             )
+        elif isinstance(a, lt.state_changed_alert):
+            prev = str(a.prev_state).rsplit(".", 1)[-1]
+            new = str(a.state).rsplit(".", 1)[-1]
+            if prev in ("finished", "seeding") and new == "downloading":
+                events.append(Event("unfinished", ih_of(a.handle.info_hashes())))
         elif isinstance(a, lt.hash_failed_alert):
             events.append(
                 Event("hash_failed", ih_of(a.handle.info_hashes()), a.piece_index)

@@ -154,6 +154,7 @@ class LibtorrentEngine:
                 ti = parse_torrent_file(cached, cfg)
                 atp.ti = ti
         t = await self._add(atp, m.key, ti, fresh=True, name=m.name or "")
+        t.known_peers.update(m.peers)
         return t.info
 
     async def add_torrent_file(self, data: bytes) -> TorrentInfo:
@@ -186,8 +187,14 @@ class LibtorrentEngine:
             atp.save_path = str(self.config.download_dir)
             atp.flags &= ~(lt.torrent_flags.auto_managed | lt.torrent_flags.paused)
             atp.flags &= ~lt.torrent_flags.sequential_download
+            if fresh and ti is None:
+                atp.flags |= (
+                    lt.torrent_flags.default_dont_download
+                )  # until we choose files
             if fresh and ti is not None:
-                atp.file_priorities = initial_priorities(torrent_info_of(key, ti, "").files)
+                atp.file_priorities = initial_priorities(
+                    torrent_info_of(key, ti, "").files
+                )
             try:
                 handle = await asyncio.to_thread(self.session.add_torrent, atp)
             except RuntimeError as exc:
@@ -201,6 +208,9 @@ class LibtorrentEngine:
                     asyncio.to_thread(self._store.save_info, key, torrent_bytes(ti))
                 )
             fut.set_result(t)
+            if ti is None and await asyncio.to_thread(handle.torrent_file) is not None:
+                # metadata_received_alert raced ahead of our registration
+                self._spawn(self._on_metadata(t))
             return t
         except BaseException as exc:
             fut.set_exception(exc)
@@ -222,7 +232,9 @@ class LibtorrentEngine:
     def connect_peer(self, info_hash: str, host: str, port: int) -> None:
         """Connect a torrent to a peer (ops/tests); the SSRF policy applies."""
         check_host(host, self.config.allow_private_networks)
-        self._get(info_hash).handle.connect_peer((host, port))
+        t = self._get(info_hash)
+        t.known_peers.add((host, port))
+        t.handle.connect_peer((host, port))
 
     # -- status -------------------------------------------------------------------
     def _get(self, info_hash: str) -> TorrentState:
@@ -316,7 +328,8 @@ class LibtorrentEngine:
         if t.idle_paused:
             t.idle_paused = False
             t.handle.resume()
-        t.want_file(f.index)
+        if t.want_file(f.index):
+            t.reconnect(self.config.enable_dht)
         r = LtFileReader(t, f, self.config, self._observer, self._reader_closed)
         t.readers.add(r)
         if (
@@ -438,33 +451,43 @@ class LibtorrentEngine:
             self._status_changed.set()
             self._status_changed = asyncio.Event()
         for e in events:
-            if e.kind in ("removed", "deleted"):
-                for k in e.ih:
-                    fut, kind = self._removing.get(k or "", (None, ""))
-                    if fut is not None and not fut.done() and e.kind == kind:
-                        fut.set_result(None)
-                continue
-            t = self._lookup(e.ih)
-            if t is None:
-                continue
-            if e.kind == "piece":
-                t.on_piece(e.piece)
-            elif e.kind == "read":
-                t.on_read(e.piece, e.data, e.message)
-            elif e.kind in ("saved", "save_failed"):
-                t.on_resume_done(e.kind == "saved")
-            elif e.kind == "metadata":
-                self._spawn(self._on_metadata(t))
-            elif e.kind == "finished":
-                t.handle.save_resume_data(SAVE_FLAGS)
-            elif e.kind in ("storage_error", "error"):
-                t.error = (
-                    "storage error" if e.kind == "storage_error" else "torrent error"
-                )
+            try:
+                self._handle_event(e)
+            except Exception:
+                log.exception("failed to handle engine event %s", e.kind)
+
+    def _handle_event(self, e: Event) -> None:
+        if e.kind in ("removed", "deleted"):
+            for k in e.ih:
+                fut, kind = self._removing.get(k or "", (None, ""))
+                if fut is not None and not fut.done() and e.kind == kind:
+                    fut.set_result(None)
+            return
+        t = self._lookup(e.ih)
+        if t is None:
+            log.debug("event %s for an unknown torrent", e.kind)
+            return
+        if e.kind == "piece":
+            t.on_piece(e.piece)
+        elif e.kind == "read":
+            t.on_read(e.piece, e.data, e.message)
+        elif e.kind in ("saved", "save_failed"):
+            t.on_resume_done(e.kind == "saved")
+        elif e.kind == "metadata":
+            self._spawn(self._on_metadata(t))
+        elif e.kind == "unfinished":
+            t.reconnect(self.config.enable_dht)
+        elif e.kind == "finished":
+            t.handle.save_resume_data(SAVE_FLAGS)
+        elif e.kind in ("storage_error", "error"):
+            t.error = "storage error" if e.kind == "storage_error" else "torrent error"
 
     async def _on_metadata(self, t: TorrentState) -> None:
+        if t.ti is not None:
+            return
         ti = await asyncio.to_thread(t.handle.torrent_file)
-        if ti is None:
+        if ti is None or t.ti is not None:
+            log.warning("metadata alert without metadata")
             return
         try:
             check_metadata(ti, self.config)
@@ -483,7 +506,12 @@ class LibtorrentEngine:
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("engine background task failed", exc_info=task.exception())
 
 
 _MP4_SUFFIXES = (".mp4", ".m4v", ".m4a", ".mov")

@@ -133,7 +133,12 @@ class LtFileReader:
             self._bytes_since_seek = 0
         self.position = offset
         capped = self._bytes_since_seek == 0
-        if piece == self.last_piece_read and not seek and self.plan and capped == self._capped:
+        if (
+            piece == self.last_piece_read
+            and not seek
+            and self.plan
+            and capped == self._capped
+        ):
             return seek
         self._capped = capped
         self.last_piece_read = piece

@@ -74,6 +74,9 @@ def session_settings(cfg: EngineConfig) -> dict[str, Any]:
         "user_agent": "torrent-streamer/0.1",
         # Time-critical requests wait for the session tick: 500 ms by default = TTFB.
         "tick_interval": 100,
+        # A seed dropped when a torrent finishes must come back quickly when a new
+        # file is watched (default: 60 s).
+        "min_reconnect_time": 1,
     }
     if cfg.proxy_url:
         s.update(proxy_settings(cfg.proxy_url))

@@ -38,6 +38,7 @@ class TorrentState:
         self.readers: set[LtFileReader] = set()
         self.deadlines: dict[int, float] = {}
         self.wanted_files: set[int] = set()
+        self.known_peers: set[tuple[str, int]] = set()
         self.moov: dict[int, tuple[int, int]] = {}
         self.bitrate: dict[int, int] = {}
         self.snap: Snap | None = None
@@ -147,12 +148,22 @@ class TorrentState:
                 h.set_piece_deadline(piece, ms)
                 self.deadlines[piece] = target
 
-    def want_file(self, index: int) -> None:
-        """Download `index` (and other watched files); every other file stays at 0."""
+    def want_file(self, index: int) -> bool:
+        """Download `index` (and other watched files); others stay at 0. True if changed."""
         if self.ti is None or index in self.wanted_files:
-            return
+            return False
         self.wanted_files.add(index)
         self.push_priorities()
+        return True
+
+    def reconnect(self, dht: bool) -> None:
+        """A finished torrent dropped its seeds; wanting a new file must bring them back."""
+        h = self.handle
+        for ep in self.known_peers:
+            h.connect_peer(ep)
+        h.force_reannounce()
+        if dht:
+            h.force_dht_announce()
 
     def push_priorities(self, base: list[int] | None = None) -> None:
         """Watched files at 4; others at 0 (or `base` while nothing is watched)."""

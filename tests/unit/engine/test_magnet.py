@@ -55,7 +55,10 @@ def test_arbitrary_text_never_crashes(s: str) -> None:
 @given(st.text(min_size=1, max_size=100))
 def test_display_name_roundtrips(name: str) -> None:
     try:
-        m = parse_magnet(f"magnet:?xt=urn:btih:{'a' * 40}&dn=" + __import__("urllib.parse").parse.quote(name))
+        m = parse_magnet(
+            f"magnet:?xt=urn:btih:{'a' * 40}&dn="
+            + __import__("urllib.parse").parse.quote(name)
+        )
     except InvalidMagnet:
         assert any(ord(c) < 32 or ord(c) == 127 for c in name)
         return
@@ -121,7 +124,9 @@ def test_allowed_when_private_networks_allowed() -> None:
         f"magnet:?xt=urn:btih:{'a' * 40}&x.pe=127.0.0.1:6881&tr=http://localhost:8000/a",
         allow_private=True,
     )
-    assert m.peers == (("127.0.0.1", 6881),) and m.trackers == ("http://localhost:8000/a",)
+    assert m.peers == (("127.0.0.1", 6881),) and m.trackers == (
+        "http://localhost:8000/a",
+    )
 
 
 def test_public_fields_kept_and_unknown_dropped() -> None:
@@ -130,11 +135,15 @@ def test_public_fields_kept_and_unknown_dropped() -> None:
         "&ws=https://cdn.example.com/x&x.pe=8.8.8.8:51413&dht=127.0.0.1:6881&xs=http://10.0.0.1/"
     )
     assert m.name == "My Movie" and m.trackers == ("udp://tracker.example.org:1337",)
-    assert m.web_seeds == ("https://cdn.example.com/x",) and m.peers == (("8.8.8.8", 51413),)
+    assert m.web_seeds == ("https://cdn.example.com/x",) and m.peers == (
+        ("8.8.8.8", 51413),
+    )
     assert "dht=" not in m.canonical_uri() and "xs=" not in m.canonical_uri()
 
 
 @given(st.ip_addresses())
-def test_blocked_ip_matches_ipaddress_globalness(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> None:
+def test_blocked_ip_matches_ipaddress_globalness(
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address,
+) -> None:
     if is_blocked_host(str(ip)) is False:
         assert ip.is_global and not ip.is_multicast

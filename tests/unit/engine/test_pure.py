@@ -7,7 +7,12 @@ import struct
 from hypothesis import given
 from hypothesis import strategies as st
 
-from torrent_streamer.engine.media import display_name, guess_mime, is_streamable, parse_box_header
+from torrent_streamer.engine.media import (
+    display_name,
+    guess_mime,
+    is_streamable,
+    parse_box_header,
+)
 from torrent_streamer.engine.window import (
     HEAD_GAP_MS,
     WindowParams,
@@ -37,11 +42,15 @@ def test_window_grows_with_play_and_is_capped() -> None:
     assert window_seconds(P, 0, 1 << 20) == 2
     assert window_seconds(P, 5 << 20, 1 << 20) == 7
     assert window_seconds(P, 1 << 40, 1 << 20) == 30
-    assert len(plan_window(0, 10**6, 1 << 14, 1 << 30, 30, P, set())) == (64 << 20) >> 14
+    assert (
+        len(plan_window(0, 10**6, 1 << 14, 1 << 30, 30, P, set())) == (64 << 20) >> 14
+    )
     assert len(plan_window(0, 10**6, 1 << 14, 1 << 20, 30, P, set(), pieces_cap=2)) == 2
 
 
-@given(st.lists(st.dictionaries(st.integers(0, 50), st.integers(0, 10_000)), max_size=5))
+@given(
+    st.lists(st.dictionaries(st.integers(0, 50), st.integers(0, 10_000)), max_size=5)
+)
 def test_merge_keeps_earliest_deadline(plans: list[dict[int, int]]) -> None:
     merged = merge_plans(plans)
     assert set(merged) == {p for plan in plans for p in plan}
@@ -52,16 +61,25 @@ def test_merge_keeps_earliest_deadline(plans: list[dict[int, int]]) -> None:
 def test_mime_table() -> None:
     assert guess_mime("a/B.MKV") == "video/x-matroska"
     assert guess_mime("x.webm") == "video/webm" and guess_mime("x.m4v") == "video/mp4"
-    assert guess_mime("x.srt") == "application/x-subrip" and guess_mime("x.vtt") == "text/vtt"
+    assert (
+        guess_mime("x.srt") == "application/x-subrip"
+        and guess_mime("x.vtt") == "text/vtt"
+    )
     assert guess_mime("x.unknownext") == "application/octet-stream"
-    assert is_streamable("video/mp4") and is_streamable("audio/flac") and not is_streamable("text/vtt")
+    assert (
+        is_streamable("video/mp4")
+        and is_streamable("audio/flac")
+        and not is_streamable("text/vtt")
+    )
 
 
 @given(st.text(max_size=200))
 def test_display_name_is_clean(name: str) -> None:
     out = display_name(name)
     assert out and "\\" not in out and not out.startswith("/")
-    assert all(c.isprintable() or c == " " for c in out) or all(ord(c) >= 32 for c in out)
+    assert all(c.isprintable() or c == " " for c in out) or all(
+        ord(c) >= 32 for c in out
+    )
     assert ".." not in out.split("/") and "" not in out.split("/")
 
 
