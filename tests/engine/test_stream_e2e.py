@@ -104,7 +104,9 @@ async def test_magnet_with_metadata_fetch(make_app: Callable[[], FastAPI], media
         detail = (await client.get(f"/api/v1/torrents/{player.torrent_id}", headers=user.headers)).json()
         assert detail["name"] == "Movie"
         assert detail["total_size"] == sum(len(d) for d in media.files.values())
-        vtt = await client.get(f"/api/v1/torrents/{player.torrent_id}/files/{srt_index}/subtitles.vtt", headers=user.headers)
+        vtt = await client.get(
+            f"/api/v1/torrents/{player.torrent_id}/files/{srt_index}/subtitles.vtt", headers=user.headers
+        )
         assert vtt.text.startswith("WEBVTT\n\n1\n00:00:01.000 --> 00:00:02.000\nHello")
 
 

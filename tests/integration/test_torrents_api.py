@@ -217,3 +217,23 @@ async def test_events_stream_status(client: httpx.AsyncClient, app: FastAPI, mon
 async def test_engine_in_readiness(client: httpx.AsyncClient) -> None:
     ready = await client.get("/readyz")
     assert ready.json()["checks"]["engine"] == "ok"
+
+
+@pytest.mark.parametrize(
+    "magnet",
+    [
+        "magnet:?xt=urn:btih:" + "ab" * 20 + "&tr=http%3A%2F%2F127.0.0.1%3A8080%2Fannounce",
+        "magnet:?xt=urn:btih:" + "ab" * 20 + "&x.pe=10.0.0.5:6881",
+        "magnet:?xt=urn:btih:" + "ab" * 20 + "&ws=http%3A%2F%2F169.254.169.254%2Ffile",
+    ],
+)
+async def test_private_network_addresses_refused_by_default(
+    settings_factory: Any, clock: FrozenClock, magnet: str
+) -> None:
+    app = create_app(settings_factory(engine_allow_private_networks=False), clock=clock)
+    async with support.client_for(app) as client:
+        user = await ts.login(client)
+        response = await client.post("/api/v1/torrents", headers=user.headers, json={"magnet": magnet})
+        assert response.status_code == 422, response.text
+        assert response.json()["type"].endswith(("blocked-address", "invalid-magnet"))
+        assert ts.engine_of(app).stats().active_torrents == 0

@@ -21,6 +21,7 @@ from torrent_streamer.torrents.errors import StreamForbidden, TorrentBlocked, ht
 
 # Long enough for a film with pauses, short enough that a leaked URL dies the same evening.
 STREAM_TOKEN_TTL = timedelta(hours=6)
+LAST_WATCHED_RESOLUTION = timedelta(minutes=1)
 
 
 class StreamSessionRevoked(Unauthorized):
@@ -95,8 +96,9 @@ async def authorize(services: Services, engine: Engine, token: str) -> StreamTar
         _, torrent = found
         if await repository.is_blocked(session, [torrent.info_hash]):
             raise TorrentBlocked("This torrent has been taken down.")
-        await repository.touch_torrent(session, torrent, now)
-        await session.commit()
+        if torrent.last_watched_at is None or now - torrent.last_watched_at > LAST_WATCHED_RESOLUTION:
+            await repository.touch_torrent(session, torrent, now)  # for eviction order; not on every Range
+            await session.commit()
     status = await service.ensure_in_engine(engine, torrent)
     status = await ready_status(engine, status, services.settings.engine_metadata_timeout)
     engine.touch(torrent.info_hash)
