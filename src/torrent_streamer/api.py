@@ -17,23 +17,29 @@ API_PREFIX = "/api/v1"
 
 
 def build_api_router() -> APIRouter:
+    from torrent_streamer.auth.endpoints import router as auth_router
     from torrent_streamer.streaming.endpoints import router as streaming_router
     from torrent_streamer.torrents.endpoints import router as torrents_router
+    from torrent_streamer.users.endpoints import router as users_router
 
     api = APIRouter(prefix=API_PREFIX, responses=problem_responses(500))
+    api.include_router(auth_router)
+    api.include_router(users_router)
     api.include_router(torrents_router)
     api.include_router(streaming_router)
     return api
 
 
 def build_root_routers() -> list[APIRouter]:
+    from torrent_streamer.auth.endpoints import jwks_router
     from torrent_streamer.core.health import router as health_router
 
-    return [health_router]
+    return [health_router, jwks_router]
 
 
 def lifespan_hooks() -> list[Callable[[Services], AbstractAsyncContextManager[None]]]:
     """Start-up/shut-down of domain singletons, in order (each an async context manager)."""
+    from torrent_streamer.auth.context import auth_lifespan
     from torrent_streamer.torrents.runtime import engine_lifespan
 
-    return [engine_lifespan]
+    return [auth_lifespan, engine_lifespan]

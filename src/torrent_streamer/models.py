@@ -1,7 +1,30 @@
 """Every ORM model, imported once so Alembic sees the whole schema (``Base.metadata``)."""
 
+from torrent_streamer.auth.models import (
+    AuthSession,
+    LoginThrottle,
+    RecoveryCode,
+    RefreshToken,
+    SigningKey,
+    UsedTokenId,
+)
 from torrent_streamer.core.audit import AuditEvent
 from torrent_streamer.core.db import Base
 from torrent_streamer.torrents.models import BlockedInfoHash, LibraryEntry, Torrent, WatchHistory
+from torrent_streamer.users.models import User
 
-__all__ = ["AuditEvent", "Base", "BlockedInfoHash", "LibraryEntry", "Torrent", "WatchHistory"]
+__all__ = [
+    "AuditEvent",
+    "AuthSession",
+    "Base",
+    "BlockedInfoHash",
+    "LibraryEntry",
+    "LoginThrottle",
+    "RecoveryCode",
+    "RefreshToken",
+    "SigningKey",
+    "Torrent",
+    "UsedTokenId",
+    "User",
+    "WatchHistory",
+]

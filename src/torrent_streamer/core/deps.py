@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import aclosing
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -43,9 +43,9 @@ def get_limiter(services: ServicesDep) -> Limiter:
 
 
 async def get_session(services: ServicesDep) -> AsyncIterator[AsyncSession]:
-    # aclosing: when the route raises, the inner generator is closed now (connection returned),
-    # not at garbage collection after the event loop is gone.
-    async with contextlib.aclosing(session_scope(services.sessionmaker)) as sessions:
+    # aclosing: when the request raises, the inner generator is closed now (session returned to
+    # the pool), not left to the garbage collector.
+    async with aclosing(session_scope(services.sessionmaker)) as sessions:
         async for session in sessions:
             yield session
 

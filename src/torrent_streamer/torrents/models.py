@@ -33,8 +33,7 @@ class LibraryEntry(PublicIdMixin, Base):
     __tablename__ = "library_entries"
     __table_args__ = (UniqueConstraint("user_id", "torrent_id", name="uq_library_entries_user_torrent"),)
 
-    # users.id: the foreign key is added with the accounts migration (0002) in the chain.
-    user_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     torrent_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("torrents.id", ondelete="CASCADE"), index=True)
     added_at: Mapped[datetime]
 
@@ -43,7 +42,7 @@ class WatchHistory(PublicIdMixin, Base):
     __tablename__ = "watch_history"
     __table_args__ = (UniqueConstraint("entry_id", "file_index", name="uq_watch_history_entry_file"),)
 
-    user_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     entry_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("library_entries.id", ondelete="CASCADE"))
     file_index: Mapped[int] = mapped_column(Integer)
     position_seconds: Mapped[float] = mapped_column(Float)

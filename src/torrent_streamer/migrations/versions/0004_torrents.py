@@ -1,7 +1,7 @@
 """torrents: shared torrents, library entries, watch history, takedown list
 
 Revision ID: 0004_torrents
-Revises: 0001_foundation
+Revises: 0002_accounts
 """
 
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 import torrent_streamer.core.db
 
 revision: str = "0004_torrents"
-down_revision: str | None = "0001_foundation"
+down_revision: str | None = "0002_accounts"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -50,6 +50,9 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["torrent_id"], ["torrents.id"], name=op.f("fk_library_entries_torrent_id_torrents"), ondelete="CASCADE"
         ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_library_entries_user_id_users"), ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_library_entries")),
         sa.UniqueConstraint("user_id", "torrent_id", name="uq_library_entries_user_torrent"),
     )
@@ -71,6 +74,9 @@ def upgrade() -> None:
             ["library_entries.id"],
             name=op.f("fk_watch_history_entry_id_library_entries"),
             ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_watch_history_user_id_users"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_watch_history")),
         sa.UniqueConstraint("entry_id", "file_index", name="uq_watch_history_entry_file"),
