@@ -158,6 +158,19 @@ async def test_the_app_role_can_append_to_and_read_the_audit_log(app_connection:
     assert await app_connection.scalar(text("SELECT count(*) FROM audit_events WHERE action = 'test.event'")) == 1
 
 
+async def test_the_app_role_may_only_blank_personal_columns_of_the_audit_log(app_connection: AsyncConnection) -> None:
+    await app_connection.execute(
+        text(
+            "INSERT INTO audit_events (id, created_at, action, outcome, ip, user_agent, details)"
+            " VALUES (gen_random_uuid(), now(), 'test.erase', 'success', '203.0.113.1', 'ua', '{}')"
+        )
+    )
+    await app_connection.execute(
+        text("UPDATE audit_events SET ip = NULL, user_agent = NULL WHERE action = 'test.erase'")
+    )
+    assert await app_connection.scalar(text("SELECT count(*) FROM audit_events WHERE ip IS NULL")) >= 1
+
+
 def test_the_psql_scripts_provision_and_grant_like_the_command(tmp_path: Path) -> None:
     suffix = f"{support.RUN_ID}_{secrets.token_hex(3)}"
     spec = dbroles.RoleSpec(

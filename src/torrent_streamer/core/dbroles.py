@@ -28,6 +28,7 @@ class TableGrant:
 
     privileges: tuple[str, ...]
     why: str
+    update_columns: tuple[str, ...] = ()  # column-level UPDATE where a whole-row UPDATE is too much
 
     def __post_init__(self) -> None:
         unknown = set(self.privileges) - set(TABLE_PRIVILEGES)
@@ -35,11 +36,16 @@ class TableGrant:
             raise ValueError(f"unknown privileges {sorted(unknown)}")
         if not self.why.strip():
             raise ValueError("every grant needs its reason")
+        if self.update_columns and "UPDATE" in self.privileges:
+            raise ValueError("column-level UPDATE and table-level UPDATE exclude each other")
+        for column in self.update_columns:
+            if not _IDENTIFIER.fullmatch(column):
+                raise ValueError(f"not a plain lower-case identifier: {column!r}")
 
 
-def grant(*privileges: str, why: str) -> TableGrant:
+def grant(*privileges: str, why: str, update_columns: tuple[str, ...] = ()) -> TableGrant:
     ordered = tuple(p for p in TABLE_PRIVILEGES if p in privileges)
-    return TableGrant(ordered, why)
+    return TableGrant(ordered, why, update_columns)
 
 
 # The grant table. No TRUNCATE, REFERENCES or TRIGGER anywhere; DELETE only where a row truly
@@ -49,7 +55,60 @@ APP_GRANTS: dict[str, TableGrant] = {
     "audit_events": grant(
         "SELECT",
         "INSERT",
-        why="append-only audit log: record_event inserts, the admin audit view reads; never UPDATE/DELETE",
+        update_columns=("ip", "user_agent"),
+        why="append-only audit log: record_event inserts, the admin audit view reads; the only UPDATE "
+        "allowed blanks ip/user_agent when a user erases their account (SR-4.5); never DELETE",
+    ),
+    "users": grant(
+        "SELECT",
+        "INSERT",
+        "UPDATE",
+        "DELETE",
+        why="accounts: register inserts, profile/role/MFA/disable update; DELETE erases an account on "
+        "the user's request (SR-4.5) - sessions, tokens and codes go by ON DELETE CASCADE",
+    ),
+    "signing_keys": grant(
+        "SELECT",
+        "INSERT",
+        "UPDATE",
+        why="JWT key ring shared by all instances: rotate inserts, retire/current flag update; keys are "
+        "kept (retired) rather than deleted so old tokens fail on a retired key, not an unknown one",
+    ),
+    "auth_sessions": grant(
+        "SELECT",
+        "INSERT",
+        "UPDATE",
+        why="refresh-token families: sign-in inserts, use/revocation update (revoked_at); never deleted "
+        "by the app (an erased account's go by cascade)",
+    ),
+    "refresh_tokens": grant(
+        "SELECT",
+        "INSERT",
+        "UPDATE",
+        why="rotation inserts the successor and marks the used token (used_at); reuse detection needs "
+        "the used rows kept, so no DELETE",
+    ),
+    "mfa_recovery_codes": grant(
+        "SELECT",
+        "INSERT",
+        "UPDATE",
+        "DELETE",
+        why="recovery codes: enabling MFA inserts ten, use marks one (used_at); re-enrolment or "
+        "disabling MFA deletes the old set",
+    ),
+    "used_token_ids": grant(
+        "SELECT",
+        "INSERT",
+        "DELETE",
+        why="single-use MFA tokens: the jti is inserted when used; expired rows are deleted (they "
+        "prove nothing once the token itself has expired)",
+    ),
+    "login_throttle": grant(
+        "SELECT",
+        "INSERT",
+        "UPDATE",
+        "DELETE",
+        why="per-account sign-in back-off counters: failures upsert, a success deletes the counter",
     ),
     "torrents": grant(
         "SELECT",
@@ -140,9 +199,12 @@ def grant_statements(tables: Iterable[str], app_sql: str, quote: Callable[[str],
     for name in tables:
         table = f"{SCHEMA}.{quote(name)}"
         statements.append(f"REVOKE ALL ON TABLE {table} FROM PUBLIC, {app_sql}")
-        privileges = APP_GRANTS[name].privileges
-        if privileges:
-            statements.append(f"GRANT {', '.join(privileges)} ON TABLE {table} TO {app_sql}")
+        entry = APP_GRANTS[name]
+        if entry.privileges:
+            statements.append(f"GRANT {', '.join(entry.privileges)} ON TABLE {table} TO {app_sql}")
+        if entry.update_columns:
+            columns = ", ".join(quote(column) for column in entry.update_columns)
+            statements.append(f"GRANT UPDATE ({columns}) ON TABLE {table} TO {app_sql}")
     return statements
 
 
