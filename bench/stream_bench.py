@@ -19,9 +19,9 @@ from typing import Any
 
 import httpx
 import uvicorn
-
 from tests.engine.swarm import Seeder, make_media
 from tests.support import TEST_ENCRYPTION_KEYS, TEST_SECRET_KEY
+
 from torrent_streamer.app import create_app
 from torrent_streamer.core import migrate
 from torrent_streamer.core.config import Settings

@@ -237,3 +237,15 @@ async def test_private_network_addresses_refused_by_default(
         assert response.status_code == 422, response.text
         assert response.json()["type"].endswith(("blocked-address", "invalid-magnet"))
         assert ts.engine_of(app).stats().active_torrents == 0
+
+
+async def test_personal_data_export_lists_library_and_history(client: httpx.AsyncClient, app: FastAPI) -> None:
+    media = ts.seed_media(ts.engine_of(app))
+    user = await ts.login(client)
+    torrent_id = (await add(client, user, media.torrent)).json()["id"]
+    await client.put(f"/api/v1/me/history/{torrent_id}/0", headers=user.headers, json={"position_seconds": 42.0})
+    export = await client.get("/api/v1/me/export", headers=user.headers)
+    assert export.status_code == 200, export.text
+    other = export.json()["other"]
+    assert [item["id"] for item in other["torrents"]] == [torrent_id]
+    assert other["watch_history"][0]["position_seconds"] == 42.0
