@@ -47,11 +47,20 @@ class Media:
     info_hash: str
 
     def file_index(self, rel: str) -> int:
-        return list(self.files).index(rel)
+        """libtorrent's index of `rel` (pad files count in hybrid/v2 torrents)."""
+        fs = lt.torrent_info(self.torrent).layout()
+        for i in range(fs.num_files()):
+            if fs.file_path(i).split("/", 1)[-1] == rel:
+                return i
+        raise KeyError(rel)
 
 
 def make_media(
-    root: Path, name: str = "Movie", mdat: int = 3 * 1024 * 1024, seed: int = 1
+    root: Path,
+    name: str = "Movie",
+    mdat: int = 3 * 1024 * 1024,
+    seed: int = 1,
+    flags: int | None = None,
 ) -> Media:
     rnd = random.Random(seed + 100)
     files = {
@@ -67,15 +76,23 @@ def make_media(
     entries = [
         lt.create_file_entry(f"{name}/{rel}", len(data)) for rel, data in files.items()
     ]
-    ct = lt.create_torrent(entries, PIECE, lt.create_torrent.v1_only)
+    ct = lt.create_torrent(
+        entries, PIECE, lt.create_torrent.v1_only if flags is None else flags
+    )
     lt.set_piece_hashes(ct, str(root))
     torrent = bytes(lt.bencode(ct.generate()))
     ti = lt.torrent_info(torrent)
     # the engine orders files like libtorrent: check our dict order matches
     fs = ti.layout()
-    order = [fs.file_path(i).split("/", 1)[1] for i in range(fs.num_files())]
+    pad = lt.file_storage.flag_pad_file
+    order = [
+        fs.file_path(i).split("/", 1)[1]
+        for i in range(fs.num_files())
+        if not fs.file_flags(i) & pad
+    ]
     files = {rel: files[rel] for rel in order}
-    return Media(root, name, files, torrent, str(ti.info_hashes().v1))
+    ih = ti.info_hashes()
+    return Media(root, name, files, torrent, str(ih.v1) if ih.has_v1() else str(ih.v2))
 
 
 def wait_alert(ses: lt.session, kind: type, timeout: float = 30.0) -> Any:
@@ -85,8 +102,9 @@ def wait_alert(ses: lt.session, kind: type, timeout: float = 30.0) -> Any:
             for a in ses.pop_alerts():
                 if isinstance(a, kind):
                     return a
-                if isinstance(a, lt.torrent_error_alert):
-                    raise RuntimeError(a.message())
+                failure = a.message() if isinstance(a, lt.torrent_error_alert) else None
+                if failure:
+                    raise RuntimeError(failure)
     raise TimeoutError(kind.__name__)
 
 
@@ -104,6 +122,7 @@ class Seeder:
                 "enable_outgoing_utp": False,
                 "enable_incoming_utp": False,
                 "upload_rate_limit": upload_rate_limit,
+                "ignore_limits_on_local_network": False,
                 "allow_multiple_connections_per_ip": True,
                 "alert_mask": int(lt.alert_category.status | lt.alert_category.error),
             }

@@ -166,3 +166,36 @@ async def test_resume_after_sigkill_does_not_redownload(
         assert engine.payload_downloaded(key) == 0
     finally:
         await engine.close()
+
+
+async def test_close_saves_resume_and_restart_restores(
+    tmp_path: Path, media: Media, seeder: Seeder
+) -> None:
+    cfg = leech_config(tmp_path, resume_save_interval=3600.0)
+    engine = LibtorrentEngine(cfg)
+    await engine.start()
+    key = (await engine.add_torrent_file(media.torrent)).info_hash
+    engine.connect_peer(key, "127.0.0.1", seeder.port)
+    async with await engine.open_reader(
+        key, media.file_index("extras/sample.bin")
+    ) as r:
+        pos = 0
+        while pos < r.size:
+            pos += len(await r.read(pos, 1 << 20))
+    await engine.close()
+    assert (cfg.state_dir / "resume" / f"{key}.fastresume").exists()
+
+    again = LibtorrentEngine(cfg)
+    await again.start()
+    try:
+        st = await again.wait_status(
+            key, lambda s: s.state not in ("checking", "metadata"), 30
+        )
+        assert st.downloaded_bytes >= len(media.files["extras/sample.bin"])
+        assert again.payload_downloaded(key) == 0
+        async with await again.open_reader(
+            key, media.file_index("extras/sample.bin")
+        ) as r:
+            assert await r.read(5, 100) == media.files["extras/sample.bin"][5:105]
+    finally:
+        await again.close()

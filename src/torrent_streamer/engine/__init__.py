@@ -57,3 +57,8 @@ __all__ = [
     "TorrentStatus",
     "parse_magnet",
 ]
+
+
+def _conforms(a: LibtorrentEngine, b: MemoryEngine) -> tuple[Engine, Engine]:
+    """Static check (mypy): both engines implement the `Engine` protocol."""
+    return a, b

@@ -9,27 +9,28 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from typing import Any, cast
 
 import libtorrent as lt
 
-from .alerts import IH, AlertPump, Event, Snap
+from .alerts import AlertPump
 from .config import EngineConfig
 from .errors import (
     EngineError,
-    FileIndexError,
     InvalidTorrent,
     MetadataTimeout,
     ReaderClosed,
     StorageError,
     TorrentNotFound,
 )
+from .events import SAVE_FLAGS, EngineEvents
 from .magnet import parse_magnet
 from .mp4 import locate_moov
 from .netpolicy import check_host
 from .reader import LtFileReader
 from .session import build_ip_filter, session_settings
+from .status import engine_stats, find_file, initial_priorities, status_of
 from .store import StateStore
 from .torrent import TorrentState
 from .torrentfile import (
@@ -43,11 +44,10 @@ from .torrentfile import (
 from .types import EngineObserver, EngineStats, FileInfo, TorrentInfo, TorrentStatus
 
 log = logging.getLogger(__name__)
-SAVE_FLAGS = lt.save_resume_flags_t.save_info_dict
 CLOSE_SAVE_TIMEOUT = 15.0
 
 
-class LibtorrentEngine:
+class LibtorrentEngine(EngineEvents):
     """`Engine` backed by libtorrent. Create in the app's lifespan; `await start()` first."""
 
     def __init__(
@@ -244,53 +244,13 @@ class LibtorrentEngine:
         return t
 
     def status(self, info_hash: str) -> TorrentStatus:
-        return self._status_of(self._get(info_hash))
+        return status_of(self._get(info_hash))
 
     def list_status(self) -> list[TorrentStatus]:
-        return [self._status_of(t) for t in self._torrents.values()]
+        return [status_of(t) for t in self._torrents.values()]
 
-    def _status_of(self, t: TorrentState) -> TorrentStatus:
-        s = t.snap
-        info = t.info
-        rate = s.download_rate if s else 0
-        readers = [r.status(rate) for r in t.readers if not r.internal]
-        error = t.error or (s.error if s else None)
-        if s is None:
-            state = (
-                "error" if error else ("checking" if info.has_metadata else "metadata")
-            )
-            return TorrentStatus(
-                info.info_hash,
-                info.name,
-                state,
-                0.0,
-                info.total_size,
-                0,
-                0,
-                0,
-                0,
-                0,
-                info.has_metadata,
-                error,
-                list(info.files),
-                readers,
-            )
-        return TorrentStatus(
-            info_hash=info.info_hash,
-            name=info.name,
-            state="error" if error else s.state,
-            progress=s.progress,
-            total_size=info.total_size,
-            downloaded_bytes=s.total_done,
-            peers=s.peers,
-            seeds=s.seeds,
-            download_rate=s.download_rate,
-            upload_rate=s.upload_rate,
-            has_metadata=info.has_metadata,
-            error=error,
-            files=list(info.files),
-            readers=readers,
-        )
+    def stats(self) -> EngineStats:
+        return engine_stats(list(self._torrents.values()))
 
     async def wait_status(
         self, info_hash: str, predicate: Callable[[TorrentStatus], bool], timeout: float
@@ -308,22 +268,12 @@ class LibtorrentEngine:
         s = self._get(info_hash).snap
         return s.total_payload_download if s else 0
 
-    def stats(self) -> EngineStats:
-        snaps = [t.snap for t in self._torrents.values() if t.snap is not None]
-        return EngineStats(
-            active_torrents=sum(1 for s in snaps if s.state not in ("paused", "error")),
-            readers=sum(len(t.readers) for t in self._torrents.values()),
-            download_rate=sum(s.download_rate for s in snaps),
-            upload_rate=sum(s.upload_rate for s in snaps),
-            cache_bytes_used=sum(s.total_done for s in snaps),
-        )
-
     # -- readers ------------------------------------------------------------------
     async def open_reader(self, info_hash: str, file_index: int) -> LtFileReader:
         t = self._get(info_hash)
         if not t.info.has_metadata:
             await self.wait_metadata(info_hash, self.config.metadata_timeout)
-        f = _find_file(t.info.files, file_index)
+        f = find_file(t.info.files, file_index)
         self.touch(info_hash)
         if t.idle_paused:
             t.idle_paused = False
@@ -428,114 +378,9 @@ class LibtorrentEngine:
                 t.handle.pause()
         await self.evict_to_limit()
 
-    # -- alert events (on the loop) -------------------------------------------------
-    def _lookup(self, ih: IH) -> TorrentState | None:
-        for k in ih:
-            if k is not None and k in self._torrents:
-                return self._torrents[k]
-        return None
-
-    def _write_resume(self, ih: IH, buf: bytes) -> None:
-        """Runs in the alert thread: write resume data unless the torrent was removed."""
-        for k in ih:
-            if k is not None and k in self._torrents and k not in self._removed:
-                self._store.save_resume(k, buf)
-                return
-
-    def _dispatch(self, events: list[Event], snaps: list[Snap]) -> None:
-        for s in snaps:
-            t = self._lookup(s.ih)
-            if t is not None:
-                t.snap = s
-        if snaps:
-            self._status_changed.set()
-            self._status_changed = asyncio.Event()
-        for e in events:
-            try:
-                self._handle_event(e)
-            except Exception:
-                log.exception("failed to handle engine event %s", e.kind)
-
-    def _handle_event(self, e: Event) -> None:
-        if e.kind in ("removed", "deleted"):
-            for k in e.ih:
-                fut, kind = self._removing.get(k or "", (None, ""))
-                if fut is not None and not fut.done() and e.kind == kind:
-                    fut.set_result(None)
-            return
-        t = self._lookup(e.ih)
-        if t is None:
-            log.debug("event %s for an unknown torrent", e.kind)
-            return
-        if e.kind == "piece":
-            t.on_piece(e.piece)
-        elif e.kind == "read":
-            t.on_read(e.piece, e.data, e.message)
-        elif e.kind in ("saved", "save_failed"):
-            t.on_resume_done(e.kind == "saved")
-        elif e.kind == "metadata":
-            self._spawn(self._on_metadata(t))
-        elif e.kind == "unfinished":
-            t.reconnect(self.config.enable_dht)
-        elif e.kind == "finished":
-            t.handle.save_resume_data(SAVE_FLAGS)
-        elif e.kind in ("storage_error", "error"):
-            t.error = "storage error" if e.kind == "storage_error" else "torrent error"
-
-    async def _on_metadata(self, t: TorrentState) -> None:
-        if t.ti is not None:
-            return
-        ti = await asyncio.to_thread(t.handle.torrent_file)
-        if ti is None or t.ti is not None:
-            log.warning("metadata alert without metadata")
-            return
-        try:
-            check_metadata(ti, self.config)
-        except InvalidTorrent as exc:
-            t.error = exc.reason
-            t.metadata.set()
-            self._spawn(self.remove(t.key, delete_files=True))
-            return
-        t.ti = ti
-        t.info = torrent_info_of(t.key, ti, t.info.name)
-        t.push_priorities(initial_priorities(t.info.files))
-        await asyncio.to_thread(self._store.save_info, t.key, torrent_bytes(ti))
-        t.metadata.set()
-        t.handle.save_resume_data(SAVE_FLAGS)
-
-    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
-        task = asyncio.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("engine background task failed", exc_info=task.exception())
-
 
 _MP4_SUFFIXES = (".mp4", ".m4v", ".m4a", ".mov")
 
 
 def _make_session(settings: dict[str, Any]) -> lt.session:
     return lt.session(cast(Any, settings))
-
-
-def initial_priorities(files: tuple[FileInfo, ...]) -> list[int]:
-    """Before anyone watches: only the main video (largest streamable file) at low priority.
-
-    Keeping one file wanted keeps the torrent "downloading", so peers stay connected.
-    """
-    n = max((f.index for f in files), default=-1) + 1
-    prios = [0] * n
-    candidates = [f for f in files if f.streamable] or list(files)
-    if candidates:
-        prios[max(candidates, key=lambda f: f.size).index] = 1
-    return prios
-
-
-def _find_file(files: tuple[FileInfo, ...], index: int) -> FileInfo:
-    for f in files:
-        if f.index == index:
-            return f
-    raise FileIndexError("no such file in the torrent")

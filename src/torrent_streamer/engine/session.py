@@ -67,8 +67,6 @@ def session_settings(cfg: EngineConfig) -> dict[str, Any]:
         "validate_https_trackers": True,
         "torrent_connect_boost": 40,
         "connection_speed": 60,
-        "max_out_request_queue": 1500,
-        "request_queue_time": 2,
         "piece_timeout": 5,
         "request_timeout": 10,
         "user_agent": "torrent-streamer/0.1",
