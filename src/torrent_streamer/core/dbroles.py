@@ -22,13 +22,29 @@ SCHEMA = "public"
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
+def quote_ident(name: str) -> str:
+    if not _IDENTIFIER.fullmatch(name):
+        raise ValueError(f"not a plain lower-case identifier: {name!r}")
+    return f'"{name}"'
+
+
+def quote_literal(value: str) -> str:
+    """A standard-conforming string literal (the session sets standard_conforming_strings)."""
+    if "\x00" in value:
+        raise ValueError("NUL in a literal")
+    return "'" + value.replace("'", "''") + "'"
+
+
 @dataclass(frozen=True)
 class TableGrant:
-    """What the application role may do on one table, and why it needs it."""
+    """What the application role may do on one table, and why it needs it.
+
+    ``update_columns`` grants UPDATE on those columns only (the rest of the row stays immutable).
+    """
 
     privileges: tuple[str, ...]
     why: str
-    update_columns: tuple[str, ...] = ()  # column-level UPDATE where a whole-row UPDATE is too much
+    update_columns: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         unknown = set(self.privileges) - set(TABLE_PRIVILEGES)
@@ -37,10 +53,15 @@ class TableGrant:
         if not self.why.strip():
             raise ValueError("every grant needs its reason")
         if self.update_columns and "UPDATE" in self.privileges:
-            raise ValueError("column-level UPDATE and table-level UPDATE exclude each other")
+            raise ValueError("UPDATE is granted either on the table or on listed columns, not both")
         for column in self.update_columns:
-            if not _IDENTIFIER.fullmatch(column):
-                raise ValueError(f"not a plain lower-case identifier: {column!r}")
+            quote_ident(column)
+
+    def describe(self) -> str:
+        parts = list(self.privileges)
+        if self.update_columns:
+            parts.append(f"UPDATE ({', '.join(self.update_columns)})")
+        return ", ".join(parts)
 
 
 def grant(*privileges: str, why: str, update_columns: tuple[str, ...] = ()) -> TableGrant:
@@ -49,66 +70,70 @@ def grant(*privileges: str, why: str, update_columns: tuple[str, ...] = ()) -> T
 
 
 # The grant table. No TRUNCATE, REFERENCES or TRIGGER anywhere; DELETE only where a row truly
-# has to disappear (an UPDATE that marks it revoked/expired serves everywhere else).
+# has to disappear (an UPDATE that marks it revoked/used/retired serves everywhere else).
+# ON DELETE CASCADE children need no DELETE grant: PostgreSQL runs referential actions as the
+# table owner.
 APP_GRANTS: dict[str, TableGrant] = {
     "alembic_version": grant(why="schema version: read and written by migrations (owner) only"),
     "audit_events": grant(
         "SELECT",
         "INSERT",
         update_columns=("ip", "user_agent"),
-        why="append-only audit log: record_event inserts, the admin audit view reads; the only UPDATE "
-        "allowed blanks ip/user_agent when a user erases their account (SR-4.5); never DELETE",
+        why="append-only audit log: record_event inserts, the admin audit view and export read; account "
+        "deletion may only blank IP and user agent (personal data), never action, actor, target or time; no DELETE",
     ),
+    # accounts (auth/, users/)
     "users": grant(
         "SELECT",
         "INSERT",
         "UPDATE",
         "DELETE",
-        why="accounts: register inserts, profile/role/MFA/disable update; DELETE erases an account on "
-        "the user's request (SR-4.5) - sessions, tokens and codes go by ON DELETE CASCADE",
+        why="registration inserts; profile, password, role, disable and MFA changes update; account "
+        "deletion (SR-4.5) deletes the row, its sessions and codes follow by ON DELETE CASCADE",
     ),
     "signing_keys": grant(
         "SELECT",
         "INSERT",
-        "UPDATE",
-        why="JWT key ring shared by all instances: rotate inserts, retire/current flag update; keys are "
-        "kept (retired) rather than deleted so old tokens fail on a retired key, not an unknown one",
+        update_columns=("retired_at",),
+        why="JWT key ring: the first key at start-up and `keys rotate` insert, `keys retire` sets retired_at; "
+        "key material is never rewritten and keys are never deleted (old tokens must stay verifiable until retired)",
     ),
     "auth_sessions": grant(
         "SELECT",
         "INSERT",
         "UPDATE",
-        why="refresh-token families: sign-in inserts, use/revocation update (revoked_at); never deleted "
-        "by the app (an erased account's go by cascade)",
+        why="refresh families: sign-in inserts, refresh updates last use and idle expiry, logout/revoke sets "
+        "revoked_at; revocation is an UPDATE, so no DELETE",
     ),
     "refresh_tokens": grant(
         "SELECT",
         "INSERT",
-        "UPDATE",
-        why="rotation inserts the successor and marks the used token (used_at); reuse detection needs "
-        "the used rows kept, so no DELETE",
+        update_columns=("used_at",),
+        why="refresh tokens (SHA-256 only): each rotation inserts one and marks the old one used (reuse "
+        "detection needs the used rows); the hash is never rewritten; no DELETE",
     ),
     "mfa_recovery_codes": grant(
         "SELECT",
         "INSERT",
-        "UPDATE",
         "DELETE",
-        why="recovery codes: enabling MFA inserts ten, use marks one (used_at); re-enrolment or "
-        "disabling MFA deletes the old set",
+        update_columns=("used_at",),
+        why="one-time recovery codes: enabling MFA inserts, a use marks used_at, regenerating or disabling "
+        "MFA deletes the old set (a replaced secret must not linger)",
     ),
     "used_token_ids": grant(
         "SELECT",
         "INSERT",
         "DELETE",
-        why="single-use MFA tokens: the jti is inserted when used; expired rows are deleted (they "
-        "prove nothing once the token itself has expired)",
+        why="spent single-use token ids: insert refuses a second use, expired ids are purged (DELETE), "
+        "so the table stays bounded",
     ),
     "login_throttle": grant(
         "SELECT",
         "INSERT",
         "UPDATE",
         "DELETE",
-        why="per-account sign-in back-off counters: failures upsert, a success deletes the counter",
+        why="sign-in back-off per account key: failures upsert (INSERT … ON CONFLICT UPDATE), a lock "
+        "updates, a successful sign-in deletes the row",
     ),
     "torrents": grant(
         "SELECT",
@@ -150,19 +175,6 @@ class RoleSpec:
 
 class UngrantedTablesError(RuntimeError):
     """Tables exist that the grant table does not mention: decide their grants first."""
-
-
-def quote_ident(name: str) -> str:
-    if not _IDENTIFIER.fullmatch(name):
-        raise ValueError(f"not a plain lower-case identifier: {name!r}")
-    return f'"{name}"'
-
-
-def quote_literal(value: str) -> str:
-    """A standard-conforming string literal (the session sets standard_conforming_strings)."""
-    if "\x00" in value:
-        raise ValueError("NUL in a literal")
-    return "'" + value.replace("'", "''") + "'"
 
 
 OWNER_ATTRIBUTES = "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS"
@@ -208,6 +220,15 @@ def grant_statements(tables: Iterable[str], app_sql: str, quote: Callable[[str],
     return statements
 
 
+def grant_table_markdown() -> str:
+    """The grant table as the Markdown table in docs/deployment.md."""
+    rows = ["| table | app role | why |", "|---|---|---|"]
+    for name in sorted(APP_GRANTS):
+        entry = APP_GRANTS[name]
+        rows.append(f"| `{name}` | {entry.describe() or '—'} | {entry.why} |")
+    return "\n".join(rows) + "\n"
+
+
 def render_provision_sql() -> str:
     """The psql script equivalent of ``provision`` (committed as deploy/postgres/provision.sql)."""
     owner, app, database = ':"owner_role"', ':"app_role"', ':"database"'
@@ -236,7 +257,7 @@ def render_grants_sql() -> str:
         "-- Run as the OWNER role after every migration: psql -v ON_ERROR_STOP=1 -v app_role=ts_app -f grants.sql",
     ]
     for name in sorted(APP_GRANTS):
-        lines.append(f"-- {name}: {', '.join(APP_GRANTS[name].privileges) or 'nothing'} - {APP_GRANTS[name].why}")
+        lines.append(f"-- {name}: {APP_GRANTS[name].describe() or 'nothing'} - {APP_GRANTS[name].why}")
     lines.append("BEGIN;")
     lines.extend(statement + ";" for statement in grant_statements(APP_GRANTS, ':"app_role"'))
     lines.append("COMMIT;")
