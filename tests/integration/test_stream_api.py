@@ -204,3 +204,17 @@ async def test_subtitles_as_webvtt(setup: Setup) -> None:
     txt = await setup.client.get(f"{base}/{setup.media.index('notes.txt')}/subtitles.vtt", headers=setup.user.headers)
     assert txt.status_code == 422
     assert (await setup.client.get(f"{base}/1/subtitles.vtt")).status_code == 401
+
+
+async def test_evicted_torrent_is_readded_on_the_next_stream(setup: Setup, app: FastAPI) -> None:
+    engine = ts.engine_of(app)
+    info_hash = (await setup.client.get(f"/api/v1/torrents/{setup.torrent_id}", headers=setup.user.headers)).json()[
+        "info_hash"
+    ]
+    await engine.remove(info_hash)  # what eviction under the cache limit does
+    shown = await setup.client.get(f"/api/v1/torrents/{setup.torrent_id}", headers=setup.user.headers)
+    assert shown.json()["state"] == "missing"
+    response = await setup.get(await setup.url(), Range="bytes=0-99")
+    assert response.status_code == 206
+    assert response.content == setup.movie[:100]
+    assert engine.status(info_hash).state == "seeding"

@@ -155,6 +155,9 @@ async def test_takedown_blocks_adding_and_streaming(client: httpx.AsyncClient, a
     admin, user = await ts.login(client, role="admin"), await ts.login(client)
     added = (await add(client, user, media.torrent)).json()
     assert (await client.get("/api/v1/admin/blocked", headers=user.headers)).status_code == 403
+    assert (await client.get("/api/v1/admin/torrents", headers=user.headers)).status_code == 403
+    everything = (await client.get("/api/v1/admin/torrents", headers=admin.headers)).json()["items"]
+    assert [(t["info_hash"], t["holders"], t["state"]) for t in everything] == [(added["info_hash"], 1, "seeding")]
     blocked = await client.post(
         "/api/v1/admin/blocked", headers=admin.headers, json={"info_hash": added["info_hash"].upper(), "reason": "DMCA"}
     )

@@ -24,6 +24,7 @@ from torrent_streamer.torrents import presenters, repository, service
 from torrent_streamer.torrents.dependencies import TorrentAdmin, TorrentUser
 from torrent_streamer.torrents.runtime import EngineDep
 from torrent_streamer.torrents.schemas import (
+    AdminTorrentList,
     BlockedCreate,
     BlockedList,
     BlockedPublic,
@@ -264,6 +265,15 @@ async def list_history(
             )
             for item, entry, torrent in rows
         ]
+    )
+
+
+@router.get("/admin/torrents", responses=problem_responses(401, 403, 422))
+async def list_all_torrents(principal: TorrentAdmin, session: SessionDep, engine: EngineDep) -> AdminTorrentList:
+    """Every torrent on the service with how many users hold it (admins: takedown decisions)."""
+    rows = await repository.list_all_torrents(session, LIST_LIMIT)
+    return AdminTorrentList(
+        items=[presenters.admin_torrent(t, n, service.engine_status(engine, t.info_hash)) for t, n in rows]
     )
 
 

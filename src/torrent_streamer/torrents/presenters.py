@@ -9,6 +9,7 @@ from torrent_streamer.streaming.subtitles import is_subtitle
 from torrent_streamer.torrents.models import LibraryEntry, Torrent
 from torrent_streamer.torrents.names import display_name
 from torrent_streamer.torrents.schemas import (
+    AdminTorrentPublic,
     FilePublic,
     ReaderPublic,
     StreamEvent,
@@ -67,6 +68,20 @@ def torrent_detail(
         files=files,
         readers=readers,
         start_estimate_seconds=min(estimates) if estimates else None,
+    )
+
+
+def admin_torrent(torrent: Torrent, holders: int, status: TorrentStatus | None) -> AdminTorrentPublic:
+    return AdminTorrentPublic(
+        info_hash=torrent.info_hash,
+        name=display_name(status.name if status and status.name else torrent.name),
+        total_size=status.total_size if status and status.has_metadata else torrent.total_size,
+        holders=holders,
+        state=status.state if status and status.state in _STATES else "missing",  # type: ignore[arg-type]
+        progress=round(status.progress, 4) if status else 0.0,
+        node_id=torrent.node_id,
+        added_at=torrent.added_at,
+        last_watched_at=torrent.last_watched_at,
     )
 
 

@@ -171,6 +171,19 @@ async def delete_blocked(session: AsyncSession, item: BlockedInfoHash) -> None:
     await session.flush()
 
 
+async def list_all_torrents(session: AsyncSession, limit: int) -> Sequence[tuple[Torrent, int]]:
+    """Every torrent with how many libraries hold it (admin view), most recently added first."""
+    holders = func.count(LibraryEntry.id)
+    statement = (
+        select(Torrent, holders)
+        .outerjoin(LibraryEntry, LibraryEntry.torrent_id == Torrent.id)
+        .group_by(Torrent.id)
+        .order_by(Torrent.added_at.desc(), Torrent.id)
+        .limit(limit)
+    )
+    return [(row[0], int(row[1])) for row in (await session.execute(statement)).all()]
+
+
 async def torrent_by_info_hash(session: AsyncSession, info_hash: str) -> Torrent | None:
     return (await session.execute(select(Torrent).where(Torrent.info_hash == info_hash))).scalar_one_or_none()
 

@@ -102,6 +102,22 @@ class BlockedList(Strict):
     items: list[BlockedPublic]
 
 
+class AdminTorrentPublic(Strict):
+    info_hash: str
+    name: str
+    total_size: int
+    holders: int
+    state: TorrentState
+    progress: float
+    node_id: str
+    added_at: datetime
+    last_watched_at: datetime | None
+
+
+class AdminTorrentList(Strict):
+    items: list[AdminTorrentPublic]
+
+
 class StreamEvent(Strict):
     """One Server-Sent Event of ``/torrents/{id}/events`` (``event: status``)."""
 

@@ -67,7 +67,7 @@ async def ensure_in_engine(engine: Engine, torrent: Torrent) -> TorrentStatus:
     status = engine_status(engine, torrent.info_hash)
     if status is not None:
         return status
-    kind = "btih" if len(torrent.info_hash) == 40 else "btmh:1220"
+    kind = "btih:" if len(torrent.info_hash) == 40 else "btmh:1220"
     try:
         await engine.add_magnet(f"magnet:?xt=urn:{kind}{torrent.info_hash}")
         return engine.status(torrent.info_hash)
