@@ -23,10 +23,13 @@ def build_api_router() -> APIRouter:
 
 def build_root_routers() -> list[APIRouter]:
     from torrent_streamer.core.health import router as health_router
+    from torrent_streamer.web.endpoints import router as web_router
 
-    return [health_router]
+    return [health_router, web_router]
 
 
 def lifespan_hooks() -> list[Callable[[Services], AbstractAsyncContextManager[None]]]:
     """Start-up/shut-down of domain singletons, in order (each an async context manager)."""
-    return []
+    from torrent_streamer.web.dependencies import web_lifespan
+
+    return [web_lifespan]
