@@ -4,7 +4,6 @@ settings with per-run secrets, and an app client. ``TS_TEST_DB=postgres`` select
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy.exc import DBAPIError
 
 from tests import support
 from torrent_streamer.app import create_app
@@ -23,15 +23,14 @@ from torrent_streamer.core.config import Settings
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if support.TEST_DB == "postgres":
-        name = f"ts_test_{support.RUN_ID}_{secrets.token_hex(3)}"
+        # Migrations run as the owner role; the whole API suite runs as the application role
+        # with only the grant table's privileges (SR-7.2). Roles are unique per run and dropped.
         try:
-            support.run(support.pg_admin_execute(f'CREATE DATABASE "{name}"'))
-        except OSError as exc:
-            pytest.fail(f"PostgreSQL is not reachable at {support.PG_ADMIN_DSN}: {exc}")
-        url = support.pg_url(name)
-        migrate.upgrade(url)
-        yield url
-        support.run(support.pg_admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            database = support.pg_create_run_database()
+        except (OSError, DBAPIError) as exc:
+            pytest.fail(f"PostgreSQL provisioning failed at {support.PG_ADMIN_DSN}: {exc}")
+        yield database.app_url
+        support.pg_drop_run_database(database)
     else:
         path = tmp_path_factory.mktemp("db") / "test.db"
         url = f"sqlite+aiosqlite:///{path}"
@@ -48,7 +47,7 @@ def _redis_required() -> None:
 @pytest.fixture
 async def clean_db(database_url: str) -> AsyncIterator[str]:
     yield database_url
-    engine = support.engine_for(database_url)
+    engine = support.engine_for(support.admin_url(database_url))  # the app role may not TRUNCATE
     try:
         await support.truncate_all(engine)
     finally:

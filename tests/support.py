@@ -8,14 +8,17 @@ import secrets
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from torrent_streamer.core import dbroles, migrate
 from torrent_streamer.core.config import Settings
 from torrent_streamer.core.db import create_engine
 from torrent_streamer.core.secrets import new_encryption_key_entry
@@ -52,6 +55,63 @@ async def pg_admin_execute(*statements: str) -> None:
             await connection.execute(statement)
     finally:
         await connection.close()
+
+
+# --- PostgreSQL least privilege (SR-7.2): per-run owner and application roles ----------------
+@dataclass(frozen=True)
+class PgRunDatabase:
+    """The run's database: migrated by the owner role, used by the API suite as the app role."""
+
+    spec: dbroles.RoleSpec
+    owner_url: str
+    app_url: str
+
+
+def pg_role_url(database: str, role: str, password: str) -> str:
+    url = make_url(pg_url(database)).set(username=role, password=password)
+    return url.render_as_string(hide_password=False)
+
+
+def admin_url(url: str) -> str:
+    """The same database with the administrator's credentials (truncation, scratch DDL)."""
+    if not url.startswith("postgresql"):
+        return url
+    admin = make_url(PG_ADMIN_DSN)
+    return make_url(url).set(username=admin.username, password=admin.password).render_as_string(hide_password=False)
+
+
+def pg_create_run_database(prefix: str = "ts_test") -> PgRunDatabase:
+    """Provision unique roles and a database, migrate as the owner, grant the app role."""
+    suffix = f"{RUN_ID}_{secrets.token_hex(3)}"
+    spec = dbroles.RoleSpec(database=f"{prefix}_{suffix}", owner_role=f"ts_owner_{suffix}", app_role=f"ts_app_{suffix}")
+    owner_password, app_password = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+    run(
+        dbroles.provision(
+            pg_url(make_url(PG_ADMIN_DSN).database or "postgres"),
+            spec,
+            owner_password=owner_password,
+            app_password=app_password,
+        )
+    )
+    database = PgRunDatabase(
+        spec,
+        owner_url=pg_role_url(spec.database, spec.owner_role, owner_password),
+        app_url=pg_role_url(spec.database, spec.app_role, app_password),
+    )
+    migrate.upgrade(database.owner_url)
+    run(dbroles.apply_grants(database.owner_url, spec.app_role))
+    return database
+
+
+def pg_drop_run_database(database: PgRunDatabase) -> None:
+    spec = database.spec
+    run(
+        pg_admin_execute(
+            f'DROP DATABASE IF EXISTS "{spec.database}" WITH (FORCE)',
+            f'DROP ROLE IF EXISTS "{spec.app_role}"',
+            f'DROP ROLE IF EXISTS "{spec.owner_role}"',
+        )
+    )
 
 
 def redis_available() -> bool:

@@ -16,14 +16,15 @@ from rich.console import Console
 from torrent_streamer import __version__
 from torrent_streamer.core import migrate as migrations
 from torrent_streamer.core.config import ConfigurationError, Settings, check_production
+from torrent_streamer.core.dbcli import db_app
 from torrent_streamer.core.logging import configure_logging
 from torrent_streamer.core.metrics import Metrics
+from torrent_streamer.core.middleware import MAX_HEADER_BYTES
 from torrent_streamer.core.secrets import ensure_dev_secrets
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="torrent-streamer backend service.")
+app.add_typer(db_app, name="db")
 console = Console(stderr=True)
-
-MAX_HEADER_BYTES = 16 * 1024
 
 
 def load_settings_or_exit() -> Settings:

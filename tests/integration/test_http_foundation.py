@@ -186,3 +186,8 @@ async def test_openapi_is_served_under_v1(client: httpx.AsyncClient) -> None:
     response = await client.get("/api/v1/openapi.json")
     assert response.status_code == 200
     assert response.json()["openapi"].startswith("3.1")
+
+
+async def test_oversized_headers_are_refused(client: httpx.AsyncClient) -> None:
+    response = await client.get("/healthz", headers={"x-big": "a" * 20000})
+    assert_problem(response, 431)

@@ -148,6 +148,7 @@ _STATUS_SLUGS: dict[int, tuple[str, str]] = {
     416: ("range-not-satisfiable", "Range not satisfiable"),
     422: ("validation-error", "Request validation failed"),
     429: ("rate-limited", "Too many requests"),
+    431: ("headers-too-large", "Request header fields too large"),
     500: ("internal-error", "Internal server error"),
     503: ("service-unavailable", "Service unavailable"),
 }

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger("torrent_streamer.http")
 
 REQUEST_ID_HEADER = "x-request-id"
+MAX_HEADER_BYTES = 16 * 1024  # the server (h11) bounds buffering; this refuses what got through
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
@@ -94,6 +95,9 @@ class EdgeMiddleware:
 
         structlog.contextvars.bind_contextvars(request_id=request_id)
         try:
+            if sum(len(name) + len(value) for name, value in scope["headers"]) > MAX_HEADER_BYTES:
+                await send_problem(scope, send_wrapper, 431, detail="Request headers are too large.")
+                return
             await self.app(scope, receive, send_wrapper)
         except Exception as exc:
             log.error("unhandled_error", exc_type=type(exc).__name__, exc_info=exc)
