@@ -24,8 +24,10 @@ def build_api_router() -> APIRouter:
 def build_root_routers() -> list[APIRouter]:
     from torrent_streamer.core.health import router as health_router
     from torrent_streamer.web.endpoints import router as web_router
+    from torrent_streamer.web.panel.endpoints import router as panel_router
+    from torrent_streamer.web.panel.endpoints_auth import router as panel_auth_router
 
-    return [health_router, web_router]
+    return [health_router, web_router, panel_auth_router, panel_router]
 
 
 def lifespan_hooks() -> list[Callable[[Services], AbstractAsyncContextManager[None]]]:

@@ -2,5 +2,6 @@
 
 from torrent_streamer.core.audit import AuditEvent
 from torrent_streamer.core.db import Base
+from torrent_streamer.web.panel.models import PanelSession
 
-__all__ = ["AuditEvent", "Base"]
+__all__ = ["AuditEvent", "Base", "PanelSession"]

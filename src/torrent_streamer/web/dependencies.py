@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 
 from torrent_streamer.core.deps import ServicesDep
 from torrent_streamer.core.state import Services
@@ -28,3 +28,9 @@ def get_web(services: ServicesDep) -> Web:
 
 
 WebDep = Annotated[Web, Depends(get_web)]
+
+
+def get_web_from_app(request: Request) -> Web:
+    """The renderer for exception handlers, which run outside dependency injection."""
+    web: Web = request.app.state.services.extras[WEB_KEY]
+    return web
