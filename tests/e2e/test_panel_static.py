@@ -101,3 +101,25 @@ async def test_static_files_are_immutable_and_content_addressed(client: httpx.As
     digest = url.group(1).split("/")[2]
     assert (await client.get(f"/static/{digest}/../templates/base.html")).status_code == 404
     assert (await client.get(f"/static/{digest}/%2e%2e/rendering.py")).status_code == 404
+
+
+async def test_panel_sign_in_page_has_sri_csp_and_a_login_csrf_cookie(client: httpx.AsyncClient) -> None:
+    response = await client.get("/admin/login?next=//evil.example/")
+    assert response.status_code == 200
+    assert_page_headers(response)
+    assert await assert_page_is_locked_down(client, "/admin/login", response.text) == 1
+    assert 'name="next" value="/admin"' in response.text  # not an allow-listed path: dashboard
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith("__Host-ts_panel_login=")
+    for attribute in ("Path=/", "Secure", "HttpOnly", "SameSite=Strict"):
+        assert attribute in cookie
+    assert "Domain" not in cookie
+
+
+async def test_panel_pages_redirect_to_sign_in_without_a_session(client: httpx.AsyncClient) -> None:
+    response = await client.get("/admin/users")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/admin/login?next=%2Fadmin%2Fusers"
+    refused = await client.post("/admin/login", data={"email": "a@b.test", "password": "x", "csrf_token": "forged"})
+    assert refused.status_code == 403
+    assert "tampered with" in refused.text
