@@ -16,6 +16,14 @@ from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, LiveServer, PageWatch, li
 from torrent_streamer.core.clock import FrozenClock
 
 
+async def _empty_tables(database_url: str) -> None:
+    engine = support.engine_for(support.admin_url(database_url))  # the app role may not TRUNCATE
+    try:
+        await support.truncate_all(engine)
+    finally:
+        await engine.dispose()
+
+
 @pytest.fixture
 def server(database_url: str, tmp_path: Path) -> Iterator[LiveServer]:
     settings = support.make_settings(
@@ -25,7 +33,7 @@ def server(database_url: str, tmp_path: Path) -> Iterator[LiveServer]:
         try:
             yield live
         finally:
-            live.run(support.truncate_all(live.app.state.services.db_engine))
+            live.run(_empty_tables(database_url))
 
 
 @pytest.fixture

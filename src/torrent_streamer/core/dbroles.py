@@ -51,6 +51,13 @@ APP_GRANTS: dict[str, TableGrant] = {
         "INSERT",
         why="append-only audit log: record_event inserts, the admin audit view reads; never UPDATE/DELETE",
     ),
+    "panel_sessions": grant(
+        "SELECT",
+        "INSERT",
+        "UPDATE",
+        "DELETE",
+        why="admin panel sessions: created at sign-in, touched per request, deleted at sign-out or expiry",
+    ),
 }
 
 
