@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
@@ -25,9 +26,15 @@ async def _empty_tables(database_url: str) -> None:
 
 
 @pytest.fixture
-def server(database_url: str, tmp_path: Path) -> Iterator[LiveServer]:
+def live_settings() -> dict[str, Any]:
+    """Extra settings of the live server; a test module overrides this fixture (e.g. the real engine)."""
+    return {}
+
+
+@pytest.fixture
+def server(database_url: str, tmp_path: Path, live_settings: dict[str, Any]) -> Iterator[LiveServer]:
     settings = support.make_settings(
-        tmp_path / "data", database_url=database_url, trusted_hosts=["127.0.0.1", "localhost"]
+        tmp_path / "data", database_url=database_url, trusted_hosts=["127.0.0.1", "localhost"], **live_settings
     )
     with live_server(settings, FrozenClock()) as live:
         try:

@@ -16,7 +16,8 @@ async function call(path, { method = "GET", body, auth = true, retry = true, raw
   const headers = { Accept: raw ? "*/*" : "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (auth && state.access) headers.Authorization = `Bearer ${state.access}`;
-  const response = await fetch(API + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: "omit", cache: "no-store" });
+  const url = path.startsWith("/api/") || path.startsWith("http") ? path : API + path;
+  const response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: "omit", cache: "no-store" });
   if (response.status === 401 && auth && retry && state.refresh && (await refreshTokens())) {
     return call(path, { method, body, auth, retry: false, raw });
   }
@@ -169,6 +170,7 @@ async function addTorrent(magnet, title) {
       await new Promise((resolve) => setTimeout(resolve, 500));
       torrent = await call(`/torrents/${encodeURIComponent(torrent.id)}`);
     }
+    if (!(torrent.files && torrent.files.length)) throw new Error("The torrent's metadata is not available yet; try again.");
     state.torrent = torrent;
     renderFiles(torrent);
     say(`${torrent.name}: ${torrent.files.length} file(s).`);
@@ -226,7 +228,8 @@ async function attachSubtitles(torrent, file) {
   if (!sub) return;
   try {
     // <track> cannot send Authorization: fetch the WebVTT with the token and hand it over as a blob: URL.
-    const response = await call(`/torrents/${encodeURIComponent(torrent.id)}/files/${sub.index}/subtitles.vtt`, { raw: true });
+    const path = sub.subtitle_url || `/torrents/${encodeURIComponent(torrent.id)}/files/${sub.index}/subtitles.vtt`;
+    const response = await call(path, { raw: true });
     const blob = new Blob([await response.text()], { type: "text/vtt" });
     state.subtitleUrl = URL.createObjectURL(blob);
     const track = document.createElement("track");
@@ -251,8 +254,8 @@ async function resumePosition(torrent, file) {
 async function savePosition() {
   const video = $("video");
   if (!state.torrent || !state.file || !Number.isFinite(video.currentTime) || video.currentTime <= 0) return;
-  const body = { position_seconds: Math.floor(video.currentTime) };
-  if (Number.isFinite(video.duration)) body.duration_seconds = Math.floor(video.duration);
+  const body = { position_seconds: video.currentTime };
+  if (Number.isFinite(video.duration)) body.duration_seconds = video.duration;
   try {
     await call(`/me/history/${encodeURIComponent(state.torrent.id)}/${state.file.index}`, { method: "PUT", body });
   } catch { /* resume is best effort; playback goes on */ }
@@ -261,7 +264,8 @@ async function savePosition() {
 function showProgress(data) {
   const parts = [];
   if (typeof data.progress === "number") parts.push(`downloaded ${(data.progress * 100).toFixed(1)}%`);
-  if (typeof data.buffer_ahead_bytes === "number") parts.push(`buffered ahead ${formatSize(data.buffer_ahead_bytes)}`);
+  const reader = (data.readers || []).find((r) => state.file && r.file_index === state.file.index);
+  if (reader) parts.push(`buffered ahead ${formatSize(reader.buffered_ahead_bytes)}`);
   if (typeof data.peers === "number") parts.push(`${data.peers} peer(s)`);
   if (typeof data.download_rate === "number") parts.push(`${formatSize(data.download_rate)}/s`);
   if (parts.length) $("buffer").textContent = parts.join(" · ");
@@ -325,6 +329,11 @@ function wireVideo() {
 $("login-form").addEventListener("submit", onLogin);
 $("mfa-form").addEventListener("submit", onMfa);
 $("search-form").addEventListener("submit", onSearch);
+$("magnet-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const magnet = $("magnet").value.trim();
+  if (magnet) addTorrent(magnet, "the magnet link");
+});
 $("sign-out").addEventListener("click", onSignOut);
 wireVideo();
 show("sign-in");

@@ -1,0 +1,97 @@
+"""The web player streams the real MP4 (``moov`` at the end) from a libtorrent seeder on loopback in
+Chromium: it plays (``currentTime`` advances), shows subtitles, seeks to 60 % and keeps playing."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import libtorrent as lt
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests import support
+from tests.e2e.browser import LiveServer, PageWatch, screenshot
+from tests.e2e.browser_accounts import make_account
+from tests.engine.swarm import Media, Seeder
+
+pytestmark = [pytest.mark.browser, pytest.mark.engine]
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "media"
+PIECE = 16 * 1024
+
+
+@pytest.fixture
+def live_settings() -> dict[str, Any]:
+    return {
+        "engine": "libtorrent",
+        "engine_listen_interfaces": f"127.0.0.1:{support.free_port()}",
+        "engine_allow_private_networks": True,  # the seeder is on loopback
+        "engine_enable_dht": False,
+        "engine_enable_utp": False,
+    }
+
+
+def fixture_media(root: Path) -> Media:
+    """A torrent of the committed test MP4 and its SRT, built with libtorrent."""
+    name = "Sample"
+    (root / name).mkdir(parents=True)
+    files: dict[str, bytes] = {}
+    for file_name in ("sample.mp4", "sample.srt"):
+        shutil.copyfile(FIXTURES / file_name, root / name / file_name)
+        files[file_name] = (FIXTURES / file_name).read_bytes()
+    entries = [lt.create_file_entry(f"{name}/{rel}", len(data)) for rel, data in files.items()]
+    creator = lt.create_torrent(entries, PIECE, lt.create_torrent.v1_only)
+    lt.set_piece_hashes(creator, str(root))
+    torrent = bytes(lt.bencode(creator.generate()))
+    info = lt.torrent_info(torrent)
+    return Media(root, name, files, torrent, str(info.info_hashes().v1))
+
+
+@pytest.fixture
+def seeder(tmp_path: Path) -> Iterator[tuple[Media, Seeder]]:
+    media = fixture_media(tmp_path / "seed")
+    seeding = Seeder(media)
+    try:
+        yield media, seeding
+    finally:
+        seeding.close()
+
+
+def test_player_streams_plays_and_seeks(
+    server: LiveServer, watched_page: tuple[Page, PageWatch], seeder: tuple[Media, Seeder]
+) -> None:
+    page, watch = watched_page
+    media, seeding = seeder
+    account = make_account(server, "user")
+    magnet = f"magnet:?xt=urn:btih:{media.info_hash}&dn=Sample&x.pe=127.0.0.1:{seeding.port}"
+    page.goto("/app")
+    page.get_by_label("E-mail").fill(account.email)
+    page.get_by_label("Password").fill(account.password)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_label("Or paste a magnet link").fill(magnet)
+    page.locator("#magnet-form").get_by_role("button", name="Add").click()
+    row = page.locator("#files li", has_text="sample.mp4")
+    expect(row).to_be_visible(timeout=60_000)
+    row.get_by_role("button", name="Play").click()
+
+    page.wait_for_function("() => document.getElementById('video').currentTime > 1.5", timeout=60_000)
+    video_src = page.locator("#video").evaluate("v => v.currentSrc")
+    assert "/api/v1/stream/" in video_src
+    track = page.locator("#video track")
+    assert track.evaluate("t => t.src").startswith("blob:")
+    page.wait_for_function("() => document.getElementById('video').textTracks[0].cues.length === 8", timeout=10_000)
+    screenshot(page, "player-playing")
+
+    duration = page.locator("#video").evaluate("v => v.duration")
+    assert 39 < duration < 41
+    page.locator("#video").evaluate("v => { v.currentTime = v.duration * 0.6; }")
+    page.wait_for_function(
+        "() => { const v = document.getElementById('video'); return v.currentTime > v.duration * 0.6 + 1.5; }",
+        timeout=60_000,
+    )
+    assert page.locator("#video").evaluate("v => v.paused") is False
+    assert page.locator("#video").evaluate("v => v.error") is None
+    screenshot(page, "player-after-seek")
+    watch.assert_clean()
