@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import uvicorn
 from fastapi import FastAPI
-from playwright.sync_api import ConsoleMessage, Error, Page
+from playwright.sync_api import ConsoleMessage, Dialog, Error, Page
 
 from tests import support
 from torrent_streamer.app import create_app
@@ -100,6 +100,7 @@ class PageWatch:
     console_errors: list[str] = field(default_factory=list)
     page_errors: list[str] = field(default_factory=list)
     dialogs: list[str] = field(default_factory=list)
+    confirms: list[str] = field(default_factory=list)
 
     def attach(self, page: Page) -> None:
         def on_console(message: ConsoleMessage) -> None:
@@ -111,7 +112,16 @@ class PageWatch:
 
         page.on("console", on_console)
         page.on("pageerror", on_page_error)
-        page.on("dialog", lambda dialog: (self.dialogs.append(dialog.message), dialog.dismiss()))
+
+        def on_dialog(dialog: Dialog) -> None:
+            if dialog.type == "confirm" and dialog.message.endswith("are you sure?"):
+                self.confirms.append(dialog.message)  # the panel's own confirmation of destructive actions
+                dialog.accept()
+            else:  # anything else (alert, prompt) would be injected script
+                self.dialogs.append(f"{dialog.type}: {dialog.message}")
+                dialog.dismiss()
+
+        page.on("dialog", on_dialog)
 
     def csp_violations(self) -> list[str]:
         return [m for m in self.console_errors if "Content Security Policy" in m or "Refused to" in m]

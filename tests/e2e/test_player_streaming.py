@@ -15,6 +15,7 @@ from playwright.sync_api import Page, expect
 from tests import support
 from tests.e2e.browser import LiveServer, PageWatch, screenshot
 from tests.e2e.browser_accounts import make_account
+from tests.e2e.test_panel_browser import sign_in
 from tests.engine.swarm import Media, Seeder
 
 pytestmark = [pytest.mark.browser, pytest.mark.engine]
@@ -94,4 +95,38 @@ def test_player_streams_plays_and_seeks(
     assert page.locator("#video").evaluate("v => v.paused") is False
     assert page.locator("#video").evaluate("v => v.error") is None
     screenshot(page, "player-after-seek")
+    watch.assert_clean()
+
+
+def test_admin_sees_the_torrent_and_blocks_it(
+    server: LiveServer, watched_page: tuple[Page, PageWatch], seeder: tuple[Media, Seeder]
+) -> None:
+    page, watch = watched_page
+    media, seeding = seeder
+    viewer = make_account(server, "user")
+    with server.http() as http:
+        token = http.post("/api/v1/auth/login", json={"email": viewer.email, "password": viewer.password}).json()
+        headers = {"Authorization": f"Bearer {token['access_token']}"}
+        magnet = f"magnet:?xt=urn:btih:{media.info_hash}&dn=Sample&x.pe=127.0.0.1:{seeding.port}"
+        added = http.post("/api/v1/torrents", json={"magnet": magnet}, headers=headers)
+        assert added.status_code == 201, added.text
+    admin = make_account(server, "admin")
+    sign_in(page, server, admin, start="/admin/torrents")
+    row = page.locator(f'tr[data-info-hash="{media.info_hash}"]')
+    expect(row).to_contain_text("Sample")
+    expect(page.locator("#active-torrents")).to_have_text("1")
+    screenshot(page, "panel-torrents")
+    page.get_by_label("Info-hash", exact=True).fill(media.info_hash)
+    page.get_by_label("Reason", exact=True).fill("<script>alert('takedown')</script>")
+    page.get_by_role("button", name="Block", exact=True).click()
+    expect(page.get_by_role("status")).to_contain_text("blocked")
+    assert watch.confirms == ["Block: are you sure?"]
+    expect(page.locator(f'tr[data-info-hash="{media.info_hash}"]')).to_have_count(0)
+    expect(page.get_by_role("cell", name="<script>alert('takedown')</script>")).to_be_visible()
+    page.goto("/admin")
+    expect(page.locator("#active-torrents")).to_have_text("0")
+    screenshot(page, "panel-dashboard-engine")
+    with server.http() as http:
+        again = http.post("/api/v1/torrents", json={"magnet": magnet}, headers=headers)
+        assert again.status_code in (403, 409, 451), again.text
     watch.assert_clean()

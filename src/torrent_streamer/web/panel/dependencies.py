@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi import Depends, Request
 
+from torrent_streamer.auth.dependencies import Requirement
 from torrent_streamer.auth.permissions import Permission, role_allows
 from torrent_streamer.core.audit import record_event
 from torrent_streamer.core.deps import ServicesDep, SessionDep, client_ip
@@ -48,17 +49,23 @@ async def check_csrf(request: Request, expected: str) -> bool:
     return tokens_match(expected, form.get(CSRF_FIELD))
 
 
-class PanelRequirement:
-    """Dependency: a live panel session whose role holds ``permission``; every POST carries its CSRF token."""
+class PanelRequirement(Requirement):
+    """Dependency: a live panel session whose role holds ``permission``; every POST carries its CSRF token.
 
-    def __init__(self, permission: Permission | None, *, state: str = "active") -> None:
-        self.permission = permission
+    A ``Requirement`` like the API's (same permission map, seen by the route-permission walk), but the
+    credential is the panel cookie instead of a bearer token.
+    """
+
+    def __init__(self, permission: Permission, *, state: str = "active") -> None:
+        super().__init__(permission)
         self.state = state  # "active", "enrolling" (MFA enrolment pages) or "any" (sign-out)
 
     def __repr__(self) -> str:
-        return f"panel_require({self.permission.value if self.permission else self.state})"
+        return f"panel_require({self.permission.value}, {self.state})"
 
-    async def __call__(self, request: Request, services: ServicesDep, session: SessionDep) -> PanelPrincipal:
+    async def __call__(  # type: ignore[override]  # a cookie, not a bearer token; returns the panel principal
+        self, request: Request, services: ServicesDep, session: SessionDep
+    ) -> PanelPrincipal:
         cookie = request.cookies.get(COOKIE_NAME)
         if not cookie:
             raise PanelLoginRequired(request.url.path)
@@ -71,7 +78,7 @@ class PanelRequirement:
             raise PanelRedirect(ENROL_PATH)
         if not enrolling and self.state == "enrolling":
             raise PanelRedirect("/admin")
-        if self.permission is not None and not role_allows(identity.role, self.permission):
+        if not role_allows(identity.role, self.permission):
             raise PanelForbidden("Your role does not allow this page.")
         token = session_csrf_token(secret_key(services), identity.panel_session.id)
         if request.method not in ("GET", "HEAD") and not await check_csrf(request, token):
@@ -93,9 +100,9 @@ def panel_require(permission: Permission) -> Any:
 
 def panel_enrolment() -> Any:
     """Only a session still enrolling its second factor (the enrolment pages)."""
-    return Depends(PanelRequirement(None, state="enrolling"))
+    return Depends(PanelRequirement(Permission.profile_own, state="enrolling"))
 
 
 def panel_session_any() -> Any:
     """Any live panel session, enrolling or not (sign-out)."""
-    return Depends(PanelRequirement(None, state="any"))
+    return Depends(PanelRequirement(Permission.profile_own, state="any"))

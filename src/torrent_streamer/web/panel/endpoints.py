@@ -15,8 +15,9 @@ from starlette.responses import RedirectResponse, Response
 from torrent_streamer.auth.dependencies import AuthDep, MetaDep
 from torrent_streamer.auth.errors import commit_recorded_failures
 from torrent_streamer.auth.permissions import Permission, Role
-from torrent_streamer.core.deps import SessionDep
+from torrent_streamer.core.deps import ServicesDep, SessionDep
 from torrent_streamer.core.errors import AppError
+from torrent_streamer.torrents.runtime import ENGINE_KEY
 from torrent_streamer.web.dependencies import WebDep
 from torrent_streamer.web.panel import admin_service, repository
 from torrent_streamer.web.panel.dependencies import PanelPrincipal, panel_require
@@ -42,7 +43,7 @@ UsersAdmin = Annotated[PanelPrincipal, panel_require(Permission.admin_users)]
 AuditAdmin = Annotated[PanelPrincipal, panel_require(Permission.admin_audit)]
 
 
-def _base(principal: PanelPrincipal, title: str, section: str) -> dict[str, object]:
+def base_context(principal: PanelPrincipal, title: str, section: str) -> dict[str, object]:
     return {"title": title, "section": section, "csrf_token": principal.csrf_token, "me": principal.identity.user,
             "role": principal.identity.role.value, "can": principal.can}  # fmt: skip
 
@@ -52,8 +53,10 @@ def _back_to_users(key: str, *, error: bool = False) -> Response:
 
 
 @router.get("")
-async def panel_dashboard(web: WebDep, session: SessionDep, principal: Moderator) -> Response:
-    context = _base(principal, "Dashboard", "dashboard")
+async def panel_dashboard(web: WebDep, session: SessionDep, services: ServicesDep, principal: Moderator) -> Response:
+    context = base_context(principal, "Dashboard", "dashboard")
+    engine = services.extras.get(ENGINE_KEY)
+    context["engine"] = engine.stats() if engine is not None else None
     if principal.can[Permission.admin_users]:
         context["users_count"] = await repository.count_users(session)
         context["events"] = await repository.recent_security_events(session)
@@ -68,7 +71,7 @@ async def panel_users(
     error: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Response:  # fmt: skip
     users = await repository.search_users(session, q, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
-    context = _base(principal, "Users", "users")
+    context = base_context(principal, "Users", "users")
     context.update(
         users=users[:PAGE_SIZE], q=q or "", page=page, has_next=len(users) > PAGE_SIZE, roles=[r.value for r in Role],
         notice=NOTICES.get(notice or ""), error=ERRORS.get(error or "", "The action failed.") if error else None,
@@ -143,7 +146,7 @@ async def panel_audit(
         session, action=action or None, actor_id=actor, since=_day(since),
         until=until_day + timedelta(days=1) if until_day else None, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE,
     )  # fmt: skip
-    context = _base(principal, "Audit log", "audit")
+    context = base_context(principal, "Audit log", "audit")
     filters = {"action": action or "", "actor": str(actor) if actor else "", "since": since or "", "until": until or ""}
     context.update(events=events[:PAGE_SIZE], filters=filters, page=page, has_next=len(events) > PAGE_SIZE)
     return web.render("panel/audit.html", context)
