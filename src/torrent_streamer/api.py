@@ -26,9 +26,10 @@ def build_root_routers() -> list[APIRouter]:
     from torrent_streamer.web.endpoints import router as web_router
     from torrent_streamer.web.panel.endpoints import router as panel_router
     from torrent_streamer.web.panel.endpoints_auth import router as panel_auth_router
+    from torrent_streamer.web.panel.endpoints_catalog import router as panel_catalog_router
     from torrent_streamer.web.panel.endpoints_torrents import router as panel_torrents_router
 
-    return [health_router, web_router, panel_auth_router, panel_router, panel_torrents_router]
+    return [health_router, web_router, panel_auth_router, panel_router, panel_catalog_router, panel_torrents_router]
 
 
 def lifespan_hooks() -> list[Callable[[Services], AbstractAsyncContextManager[None]]]:

@@ -1,5 +1,5 @@
-"""The web player streams the real MP4 (``moov`` at the end) from a libtorrent seeder on loopback in
-Chromium: it plays (``currentTime`` advances), shows subtitles, seeks to 60 % and keeps playing."""
+"""The web player finds the real MP4 (``moov`` at the end) in the catalog and streams it from a libtorrent
+seeder on loopback in Chromium: it plays (``currentTime`` advances), shows subtitles, seeks to 60 %."""
 
 from __future__ import annotations
 
@@ -14,9 +14,12 @@ from playwright.sync_api import Page, expect
 
 from tests import support
 from tests.e2e.browser import LiveServer, PageWatch, screenshot
-from tests.e2e.browser_accounts import make_account
+from tests.e2e.browser_accounts import Account, make_account, services
 from tests.e2e.test_panel_browser import sign_in
 from tests.engine.swarm import Media, Seeder
+from torrent_streamer.catalog import service as catalog_service
+from torrent_streamer.catalog.models import Category
+from torrent_streamer.catalog.schemas import CatalogEntryCreate
 
 pytestmark = [pytest.mark.browser, pytest.mark.engine]
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "media"
@@ -60,19 +63,33 @@ def seeder(tmp_path: Path) -> Iterator[tuple[Media, Seeder]]:
         seeding.close()
 
 
-def test_player_streams_plays_and_seeks(
+async def approved_catalog_entry(server: LiveServer, account: Account, title: str, magnet: str) -> None:
+    data = CatalogEntryCreate(title=title, magnet=magnet, size_bytes=483_972, category=Category.movies)
+    actor = catalog_service.Actor(user_id=account.user_id)
+    async with services(server).sessionmaker() as session:
+        entry = await catalog_service.submit(session, data, actor=actor, now=server.clock.now())
+        await catalog_service.moderate(session, entry.id, "approve", actor=actor, now=server.clock.now(), note=None)
+        await session.commit()
+
+
+def test_player_searches_adds_plays_and_seeks(
     server: LiveServer, watched_page: tuple[Page, PageWatch], seeder: tuple[Media, Seeder]
 ) -> None:
     page, watch = watched_page
     media, seeding = seeder
     account = make_account(server, "user")
     magnet = f"magnet:?xt=urn:btih:{media.info_hash}&dn=Sample&x.pe=127.0.0.1:{seeding.port}"
+    server.run(approved_catalog_entry(server, account, "Sample test pattern 320x240", magnet))
     page.goto("/app")
     page.get_by_label("E-mail").fill(account.email)
     page.get_by_label("Password").fill(account.password)
     page.get_by_role("button", name="Sign in").click()
-    page.get_by_label("Or paste a magnet link").fill(magnet)
-    page.locator("#magnet-form").get_by_role("button", name="Add").click()
+    page.get_by_label("Title").fill("test pattern")
+    page.get_by_role("button", name="Search").click()
+    result = page.locator("#results li", has_text="Sample test pattern 320x240")
+    expect(result).to_be_visible()
+    screenshot(page, "player-search")
+    result.get_by_role("button", name="Add").click()
     row = page.locator("#files li", has_text="sample.mp4")
     expect(row).to_be_visible(timeout=60_000)
     row.get_by_role("button", name="Play").click()

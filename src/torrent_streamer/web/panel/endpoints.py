@@ -54,12 +54,13 @@ def _back_to_users(key: str, *, error: bool = False) -> Response:
 
 @router.get("")
 async def panel_dashboard(web: WebDep, session: SessionDep, services: ServicesDep, principal: Moderator) -> Response:
+    if not principal.can[Permission.admin_users]:  # moderators see moderation only
+        return RedirectResponse("/admin/moderation", status_code=303)
     context = base_context(principal, "Dashboard", "dashboard")
     engine = services.extras.get(ENGINE_KEY)
     context["engine"] = engine.stats() if engine is not None else None
-    if principal.can[Permission.admin_users]:
-        context["users_count"] = await repository.count_users(session)
-        context["events"] = await repository.recent_security_events(session)
+    context["users_count"] = await repository.count_users(session)
+    context["events"] = await repository.recent_security_events(session)
     return web.render("panel/dashboard.html", context)
 
 
