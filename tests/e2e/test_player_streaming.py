@@ -112,6 +112,14 @@ def test_player_searches_adds_plays_and_seeks(
     assert page.locator("#video").evaluate("v => v.paused") is False
     assert page.locator("#video").evaluate("v => v.error") is None
     screenshot(page, "player-after-seek")
+
+    page.locator("#video").evaluate("v => v.pause()")
+    expect(page.get_by_role("status")).to_contain_text("saved")
+    with server.http() as http:
+        token = http.post("/api/v1/auth/login", json={"email": account.email, "password": account.password}).json()
+        history = http.get("/api/v1/me/history", headers={"Authorization": f"Bearer {token['access_token']}"}).json()
+    assert [item["torrent_name"] for item in history["items"]] == ["Sample"]
+    assert history["items"][0]["position_seconds"] > duration * 0.6
     watch.assert_clean()
 
 

@@ -253,12 +253,13 @@ async function resumePosition(torrent, file) {
 
 async function savePosition() {
   const video = $("video");
-  if (!state.torrent || !state.file || !Number.isFinite(video.currentTime) || video.currentTime <= 0) return;
+  if (!state.torrent || !state.file || !Number.isFinite(video.currentTime) || video.currentTime <= 0) return false;
   const body = { position_seconds: video.currentTime };
   if (Number.isFinite(video.duration)) body.duration_seconds = video.duration;
   try {
     await call(`/me/history/${encodeURIComponent(state.torrent.id)}/${state.file.index}`, { method: "PUT", body });
-  } catch { /* resume is best effort; playback goes on */ }
+    return true;
+  } catch { return false; /* resume is best effort; playback goes on */ }
 }
 
 function showProgress(data) {
@@ -321,7 +322,11 @@ function wireVideo() {
   const video = $("video");
   video.addEventListener("waiting", () => say("Buffering…"));
   video.addEventListener("playing", () => say("Playing."));
-  video.addEventListener("pause", () => { if (!video.ended) { say("Paused."); savePosition(); } });
+  video.addEventListener("pause", async () => {
+    if (video.ended || !state.file) return;
+    say("Paused.");
+    if (await savePosition()) say(`Paused; position ${Math.floor(video.currentTime)} s saved.`);
+  });
   video.addEventListener("seeking", () => say("Seeking…"));
   video.addEventListener("error", () => fail(new Error("The video could not be played.")));
 }
