@@ -1,7 +1,27 @@
 """Every ORM model, imported once so Alembic sees the whole schema (``Base.metadata``)."""
 
+from torrent_streamer.auth.models import (
+    AuthSession,
+    LoginThrottle,
+    RecoveryCode,
+    RefreshToken,
+    SigningKey,
+    UsedTokenId,
+)
 from torrent_streamer.core.audit import AuditEvent
 from torrent_streamer.core.db import Base
+from torrent_streamer.users.models import User
 from torrent_streamer.web.panel.models import PanelSession
 
-__all__ = ["AuditEvent", "Base", "PanelSession"]
+__all__ = [
+    "AuditEvent",
+    "AuthSession",
+    "Base",
+    "LoginThrottle",
+    "PanelSession",
+    "RecoveryCode",
+    "RefreshToken",
+    "SigningKey",
+    "UsedTokenId",
+    "User",
+]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import aclosing
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -42,8 +43,11 @@ def get_limiter(services: ServicesDep) -> Limiter:
 
 
 async def get_session(services: ServicesDep) -> AsyncIterator[AsyncSession]:
-    async for session in session_scope(services.sessionmaker):
-        yield session
+    # aclosing: when the request raises, the inner generator is closed now (session returned to
+    # the pool), not left to the garbage collector.
+    async with aclosing(session_scope(services.sessionmaker)) as sessions:
+        async for session in sessions:
+            yield session
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -1,7 +1,7 @@
-"""web: panel sessions (chained after 0004_torrents once that is on main)
+"""web: panel sessions (re-chain after 0004_torrents when that lands on main)
 
 Revision ID: 0005_web
-Revises: 0001_foundation
+Revises: 0002_accounts
 """
 
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 import torrent_streamer.core.db
 
 revision: str = "0005_web"
-down_revision: str | None = "0001_foundation"
+down_revision: str | None = "0002_accounts"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -31,6 +31,9 @@ def upgrade() -> None:
         sa.Column("ip", sa.String(length=64), nullable=True),
         sa.Column("user_agent", sa.String(length=256), nullable=True),
         sa.Column("id", sa.Uuid(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_panel_sessions_user_id_users"), ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_panel_sessions")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_panel_sessions_token_hash")),
     )

@@ -1,0 +1,1 @@
+"""Administration API: users (role, disable, sessions) and the audit log listing."""

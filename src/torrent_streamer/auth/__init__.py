@@ -1,0 +1,1 @@
+"""Authentication and authorisation: passwords, tokens, sessions, MFA, roles and permissions."""

@@ -1,0 +1,150 @@
+"""Passwords: Argon2id hashing off the event loop (SR-2.4), the policy (SR-2.5), e-mail normalisation.
+
+The common-password list ships in ``data/common-passwords.txt``; candidates are compared in a
+normalised form (case, leetspeak and decorating digits/symbols removed).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import secrets
+import unicodedata
+from importlib import resources
+
+import anyio
+from argon2 import PasswordHasher, Type
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from torrent_streamer.core.errors import Unprocessable
+
+# OWASP (2024): Argon2id, m=19 MiB, t=2, p=1 is the minimum; we use it with a 32-byte hash.
+ARGON2_TIME_COST = 2
+ARGON2_MEMORY_KIB = 19 * 1024
+ARGON2_PARALLELISM = 1
+MAX_CONCURRENT_HASHES = 4  # bounds memory: each hash holds 19 MiB
+
+PASSWORD_MIN_LENGTH = 12
+PASSWORD_MAX_LENGTH = 128
+EMAIL_MAX_LENGTH = 254
+
+_LEET = str.maketrans(
+    {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "@": "a", "$": "s", "!": "i"}
+)
+_EMAIL_RE = re.compile(
+    r"^[^@\s\x00-\x1f]{1,64}@[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$"
+)
+
+
+def new_hasher() -> PasswordHasher:
+    return PasswordHasher(
+        time_cost=ARGON2_TIME_COST,
+        memory_cost=ARGON2_MEMORY_KIB,
+        parallelism=ARGON2_PARALLELISM,
+        hash_len=32,
+        salt_len=16,
+        type=Type.ID,
+    )
+
+
+class Passwords:
+    """Argon2id in worker threads, at most ``MAX_CONCURRENT_HASHES`` at once."""
+
+    def __init__(self, hasher: PasswordHasher | None = None) -> None:
+        self.hasher = hasher or new_hasher()
+        self._limiter: anyio.CapacityLimiter | None = None
+        self._dummy_hash: str | None = None
+
+    def _capacity(self) -> anyio.CapacityLimiter:
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(MAX_CONCURRENT_HASHES)
+        return self._limiter
+
+    async def hash(self, password: str) -> str:
+        return await anyio.to_thread.run_sync(self.hasher.hash, password, limiter=self._capacity())
+
+    def _verify_sync(self, password_hash: str, password: str) -> bool:
+        try:
+            return self.hasher.verify(password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    async def verify(self, password_hash: str, password: str) -> bool:
+        return await anyio.to_thread.run_sync(self._verify_sync, password_hash, password, limiter=self._capacity())
+
+    async def verify_dummy(self, password: str) -> None:
+        """Spend the same time as a real verification (unknown account: no timing oracle)."""
+        if self._dummy_hash is None:
+            self._dummy_hash = await self.hash(secrets.token_urlsafe(24))
+        await self.verify(self._dummy_hash, password)
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        try:
+            return self.hasher.check_needs_rehash(password_hash)
+        except InvalidHashError:
+            return True
+
+
+def normalise_email(value: str) -> str:
+    """NFKC, trimmed, lower-cased; raises 422 when it is not a plausible address."""
+    email = unicodedata.normalize("NFKC", value).strip().lower()
+    if len(email) > EMAIL_MAX_LENGTH or not _EMAIL_RE.match(email):
+        raise Unprocessable("The e-mail address is not valid.", extra={"invalid_params": [_param("email", "invalid")]})
+    return email
+
+
+def _param(name: str, reason: str) -> dict[str, str]:
+    return {"name": name, "reason": reason}
+
+
+def normalised_forms(password: str) -> set[str]:
+    """The forms compared with the common list: whole, and with decorating digits/symbols removed."""
+    lowered = unicodedata.normalize("NFKC", password).lower()
+    forms = {lowered, re.sub(r"[^a-z0-9]", "", lowered)}
+    deleet = lowered.translate(_LEET)
+    letters = re.sub(r"[^a-z0-9]", "", deleet)
+    forms |= {deleet, letters}
+    core = re.sub(r"^[^a-z]+|[^a-z]+$", "", deleet)  # "!!Password2024!" -> "password"
+    forms.add(re.sub(r"[^a-z0-9]", "", core))
+    return {form for form in forms if form}
+
+
+@functools.cache
+def common_passwords() -> frozenset[str]:
+    text = resources.files("torrent_streamer.data").joinpath("common-passwords.txt").read_text(encoding="utf-8")
+    entries = (line.strip() for line in text.splitlines())
+    return frozenset(entry for entry in entries if entry and not entry.startswith("#"))
+
+
+def password_problems(password: str, *, email: str | None = None) -> list[str]:
+    """Every way ``password`` breaks the policy (empty when it is acceptable)."""
+    problems: list[str] = []
+    if len(password) < PASSWORD_MIN_LENGTH:
+        problems.append(f"at least {PASSWORD_MIN_LENGTH} characters")
+    if len(password) > PASSWORD_MAX_LENGTH:
+        problems.append(f"at most {PASSWORD_MAX_LENGTH} characters")
+    if not any(c.islower() for c in password):
+        problems.append("a lower-case letter")
+    if not any(c.isupper() for c in password):
+        problems.append("an upper-case letter")
+    if not any(c.isdigit() for c in password):
+        problems.append("a digit")
+    if all(c.isalnum() for c in password):
+        problems.append("a symbol")
+    if normalised_forms(password) & common_passwords():
+        problems.append("not a common or breached password")
+    if email:
+        local = email.split("@", 1)[0]
+        if len(local) >= 4 and local in password.lower():
+            problems.append("not containing your e-mail address")
+    return problems
+
+
+def enforce_policy(password: str, *, email: str | None = None, field: str = "password") -> None:
+    problems = password_problems(password, email=email)
+    if problems:
+        raise Unprocessable(
+            "The password does not meet the policy: " + "; ".join(problems) + ".",
+            slug="weak-password",
+            extra={"invalid_params": [_param(field, problem) for problem in problems]},
+        )

@@ -1,0 +1,1 @@
+"""Users: the account table, the own-profile API (``/me``), export and deletion."""
