@@ -8,13 +8,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse, Response
 
+from torrent_streamer.auth.dependencies import public_route
 from torrent_streamer.web.assets import IMMUTABLE_CACHE, STATIC_PREFIX
 from torrent_streamer.web.dependencies import WebDep
 
 router = APIRouter(include_in_schema=False)
 
 
-@router.api_route(STATIC_PREFIX + "/{digest}/{name:path}", methods=["GET", "HEAD"])
+@router.api_route(STATIC_PREFIX + "/{digest}/{name:path}", methods=["GET", "HEAD"], dependencies=[public_route()])
 async def web_static(digest: str, name: str, request: Request, web: WebDep) -> Response:
     asset = web.assets.lookup(digest, name)
     if asset is None:
@@ -28,6 +29,6 @@ async def web_static(digest: str, name: str, request: Request, web: WebDep) -> R
     return Response(body, media_type=asset.content_type, headers=headers)
 
 
-@router.get("/app")
+@router.get("/app", dependencies=[public_route()])  # the page is public; its API calls carry tokens
 async def web_player(web: WebDep) -> HTMLResponse:
     return web.render("app/index.html", {"title": "Player"})
