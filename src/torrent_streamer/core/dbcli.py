@@ -102,7 +102,7 @@ def grants() -> None:
     table = Table("table", "application role", "why")
     for name in sorted(dbroles.APP_GRANTS):
         entry = dbroles.APP_GRANTS[name]
-        table.add_row(name, ", ".join(entry.privileges) or "-", entry.why)
+        table.add_row(name, entry.describe() or "-", entry.why)
     Console().print(table)
 
 
