@@ -17,12 +17,14 @@ API_PREFIX = "/api/v1"
 
 
 def build_api_router() -> APIRouter:
+    from torrent_streamer.admin.endpoints import router as admin_router
     from torrent_streamer.auth.endpoints import router as auth_router
     from torrent_streamer.users.endpoints import router as users_router
 
     api = APIRouter(prefix=API_PREFIX, responses=problem_responses(500))
     api.include_router(auth_router)
     api.include_router(users_router)
+    api.include_router(admin_router)
     return api
 
 

@@ -144,6 +144,9 @@ def version() -> None:
 
 def register_domain_commands() -> None:
     """Each domain adds its own command group here (auth, catalog …)."""
+    from torrent_streamer.auth.cli import register as register_auth
+
+    register_auth(app)
 
 
 def main() -> None:

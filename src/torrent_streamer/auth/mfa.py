@@ -60,6 +60,10 @@ def matching_step(secret: str, code: str, now_ts: float) -> int | None:
     return None
 
 
+def new_totp_secret() -> str:
+    return str(pyotp.random_base32(length=32))  # 160 bits
+
+
 def provisioning_uri(secret: str, email: str) -> str:
     return str(pyotp.TOTP(secret, interval=TOTP_INTERVAL).provisioning_uri(name=email, issuer_name=ISSUER))
 
@@ -140,7 +144,7 @@ async def setup_totp(ctx: AuthContext, session: AsyncSession, meta: RequestMeta,
     """Start enrolment: a fresh secret (stored encrypted, not yet enabled) and its otpauth URI."""
     if user.mfa_enabled:
         raise Conflict("Multi-factor authentication is already enabled; disable it first.", slug="mfa-already-enabled")
-    secret = pyotp.random_base32(length=32)
+    secret = new_totp_secret()
     user.totp_secret_enc = ctx.services.secret_box.encrypt(secret, context=_context(user))
     user.totp_last_step = None
     user.updated_at = ctx.now()
