@@ -104,6 +104,7 @@ async def user_id_of(client: httpx.AsyncClient, access_token: str) -> uuid.UUID:
 async def login(client: httpx.AsyncClient, email: str, password: str) -> dict[str, object]:
     response = await client.post("/api/v1/auth/login", json={"email": email, "password": password})
     assert response.status_code == 200, response.text
+    await reset_ip_limits(client)
     body: dict[str, object] = response.json()
     return body
 

@@ -29,7 +29,7 @@ TOTP_INTERVAL = 30
 TOTP_VALID_WINDOW = 1  # one step either side (clock drift)
 RECOVERY_CODE_COUNT = 10
 MFA_ATTEMPT_LIMITS = ("5/minute", "30/hour")
-REAUTH_LIMIT = "5/minute"
+REAUTH_LIMITS = ("10/minute", "50/hour")  # a stolen access token cannot brute-force the password
 ISSUER = "torrent-streamer"
 _TOTP_RE = re.compile(r"^\d{6}$")
 
@@ -109,7 +109,8 @@ async def reauthenticate(
     ctx: AuthContext, session: AsyncSession, meta: RequestMeta, user: User, *, password: str, code: str | None
 ) -> None:
     """Sensitive operations: the current password, plus the second factor when enrolled."""
-    await enforce_limit(ctx.services, "reauth", REAUTH_LIMIT, f"user:{user.id}")
+    for limit in REAUTH_LIMITS:
+        await enforce_limit(ctx.services, "reauth", limit, f"user:{user.id}")
     if not await ctx.passwords.verify(user.password_hash, password):
         _failed(ctx, session, meta, user, "reauth_failed")
         raise ReauthenticationFailed()

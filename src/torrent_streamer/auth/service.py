@@ -152,6 +152,8 @@ async def login(
         await _record_failure(ctx, session, key, meta, user, "disabled")
         raise InvalidCredentials()
     await repository.clear_throttle(session, key)
+    for limit in LOGIN_ACCOUNT_LIMITS:  # the password is known: the account's attempt window restarts
+        await ctx.services.limiter.clear(limit, "login-account", f"acct:{key}")
     now = ctx.now()
     if ctx.passwords.needs_rehash(user.password_hash):
         user.password_hash = await ctx.passwords.hash(password)
