@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import Field
 
 from torrent_streamer.auth.permissions import Role
 from torrent_streamer.auth.schemas import Reauthentication, Strict
@@ -28,7 +30,7 @@ class UserPage(Strict):
 class AdminUserUpdate(Reauthentication):
     """Role and/or disabled flag; the acting admin re-authenticates (password + code)."""
 
-    role: Role | None = None
+    role: Annotated[Role, Field(strict=False)] | None = None  # JSON strings validate into the enum
     disabled: bool | None = None
 
 

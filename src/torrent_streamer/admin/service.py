@@ -85,7 +85,7 @@ async def update_user(
         record_event(
             session, now=now, action="user_disabled" if change.disabled else "user_enabled", actor_id=actor.id,
             target_type="user", target_id=str(target.id), ip=meta.ip, user_agent=meta.user_agent,
-            details={"sessions_revoked": revoked},
+            details={"revoked": revoked},
         )  # fmt: skip
     target.updated_at = now
     return target
@@ -99,6 +99,6 @@ async def revoke_user_sessions(
     count = await auth_repository.revoke_sessions(session, now=now, reason="admin_revoke", user_id=target.id)
     record_event(
         session, now=now, action="admin_sessions_revoke", actor_id=actor_id, target_type="user",
-        target_id=str(target.id), ip=meta.ip, user_agent=meta.user_agent, details={"sessions_revoked": count},
+        target_id=str(target.id), ip=meta.ip, user_agent=meta.user_agent, details={"revoked": count},
     )  # fmt: skip
     return count

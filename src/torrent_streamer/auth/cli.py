@@ -118,7 +118,7 @@ def revoke_all() -> None:
     async def work(session: AsyncSession, box: SecretBox) -> int:
         now = Clock().now()
         count = await repository.revoke_sessions(session, now=now, reason="incident_revoke_all")
-        record_event(session, now=now, action="sessions_revoke_all", details={"sessions": count, "via": "cli"})
+        record_event(session, now=now, action="sessions_revoke_all", details={"revoked": count, "via": "cli"})
         return count
 
     typer.echo(f"revoked {_run(_settings(), work)} sessions")
