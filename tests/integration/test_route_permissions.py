@@ -102,3 +102,29 @@ async def test_protected_routes_refuse_anonymous_callers(client: httpx.AsyncClie
     response = await client.request(method, _fill(path))
     assert response.status_code == 401, response.text
     assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_a_route_without_an_access_rule_fails_the_walk(app: FastAPI) -> None:
+    async def forgotten() -> dict[str, str]:
+        return {}
+
+    app.add_api_route("/api/v1/_test/forgotten", forgotten, methods=["GET"])
+    with pytest.raises(AssertionError, match="exactly one access rule"):
+        route_table(app)
+
+
+def test_a_route_with_both_rules_fails_the_walk(app: FastAPI) -> None:
+    from torrent_streamer.auth.dependencies import public_route, require
+    from torrent_streamer.auth.permissions import Permission
+
+    async def confused() -> dict[str, str]:
+        return {}
+
+    app.add_api_route(
+        "/api/v1/_test/confused",
+        confused,
+        methods=["GET"],
+        dependencies=[public_route(), require(Permission.admin_users)],
+    )
+    with pytest.raises(AssertionError, match="exactly one access rule"):
+        route_table(app)
