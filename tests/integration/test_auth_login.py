@@ -42,17 +42,28 @@ async def attempt(client: httpx.AsyncClient, email: str, password: str) -> httpx
     return await client.post(LOGIN, json={"email": email, "password": password})
 
 
-async def test_unknown_account_and_wrong_password_look_identical(fresh_ip_client: httpx.AsyncClient) -> None:
+async def test_unknown_account_and_wrong_password_look_identical(
+    fresh_ip_client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     client = fresh_ip_client
     user = await register_and_login(client)
     runtime = services_of(client).extras["auth"]
     assert isinstance(runtime, AuthRuntime)
+    verifications: list[str] = []
+    real_verify = runtime.passwords.verify
+
+    async def counting_verify(password_hash: str, password: str) -> bool:
+        verifications.append(password_hash)
+        return await real_verify(password_hash, password)
+
+    monkeypatch.setattr(runtime.passwords, "verify", counting_verify)
     wrong_password = await attempt(client, user.email, "Wrong-Passw0rd!!")
     unknown = await attempt(client, new_email(), "Wrong-Passw0rd!!")
     assert comparable(wrong_password) == comparable(unknown)
     assert wrong_password.status_code == 401
     assert wrong_password.json()["type"].endswith("invalid-credentials")
-    assert runtime.passwords._dummy_hash is not None  # the unknown account paid for an Argon2 verification
+    assert len(verifications) == 2  # the unknown account also paid for one Argon2id verification
+    assert all(h.startswith("$argon2id$v=19$m=19456,t=2,p=1$") for h in verifications)
 
 
 async def test_a_disabled_account_answers_like_a_wrong_password(fresh_ip_client: httpx.AsyncClient) -> None:

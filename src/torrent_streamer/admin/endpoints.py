@@ -69,7 +69,7 @@ async def admin_update_user(
 
 
 @router.delete(
-    "/users/{user_id}/sessions", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(401, 403, 404)
+    "/users/{user_id}/sessions", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(401, 403, 404, 422)
 )
 async def admin_revoke_user_sessions(
     user_id: uuid.UUID, principal: UsersAdmin, auth: AuthDep, meta: MetaDep, session: SessionDep

@@ -72,11 +72,16 @@ class Passwords:
     async def verify(self, password_hash: str, password: str) -> bool:
         return await anyio.to_thread.run_sync(self._verify_sync, password_hash, password, limiter=self._capacity())
 
-    async def verify_dummy(self, password: str) -> None:
-        """Spend the same time as a real verification (unknown account: no timing oracle)."""
+    async def prepare(self) -> None:
+        """Compute the dummy hash at start-up, so even the first unknown-account sign-in is not slower."""
         if self._dummy_hash is None:
             self._dummy_hash = await self.hash(secrets.token_urlsafe(24))
-        await self.verify(self._dummy_hash, password)
+
+    async def verify_dummy(self, password: str) -> None:
+        """Spend the same time as a real verification (unknown account: no timing oracle)."""
+        await self.prepare()
+        if self._dummy_hash is not None:
+            await self.verify(self._dummy_hash, password)
 
     def needs_rehash(self, password_hash: str) -> bool:
         try:
