@@ -191,3 +191,13 @@ async def test_tokens_and_hashes_never_appear_in_responses(client: httpx.AsyncCl
     me = (await client.get("/api/v1/me", headers=user.headers)).text
     for secret_field in ("password", "hash", "totp", "secret"):
         assert secret_field not in me
+
+
+async def test_a_quiet_day_forgets_old_failures(fresh_ip_client: httpx.AsyncClient, clock: FrozenClock) -> None:
+    client = fresh_ip_client
+    user = await register_and_login(client)
+    for _ in range(4):
+        await attempt(client, user.email, "Wrong-Passw0rd!!")
+    clock.advance(hours=25)
+    await attempt(client, user.email, "Wrong-Passw0rd!!")  # counts as the first failure again
+    assert (await attempt(client, user.email, user.password)).status_code == 200
