@@ -3,9 +3,12 @@ privileges and re-authentication (SR-2.9, SR-2.11, SR-4.2)."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import httpx
 from sqlalchemy import select
 
+from tests import support
 from tests.auth_helpers import (
     login,
     new_password,
@@ -14,8 +17,12 @@ from tests.auth_helpers import (
     services_of,
     totp_code,
 )
+from torrent_streamer.app import create_app
+from torrent_streamer.auth.dependencies import Principal, require
+from torrent_streamer.auth.permissions import Permission
 from torrent_streamer.core.audit import AuditEvent
 from torrent_streamer.core.clock import FrozenClock
+from torrent_streamer.core.config import Settings
 from torrent_streamer.users.models import User
 
 VERIFY = "/api/v1/auth/mfa/verify"
@@ -163,3 +170,28 @@ async def test_sensitive_operations_need_password_and_code(client: httpx.AsyncCl
     plain = await login(client, user.email, body["new_password"])
     assert "access_token" in plain  # MFA is off again
     assert {"mfa_disabled", "reauth_failed"} <= set(await actions(client))
+
+
+async def test_moderators_need_mfa_for_moderation_but_not_for_user_features(
+    settings: Settings, clock: FrozenClock
+) -> None:
+    app = create_app(settings, clock=clock)
+
+    async def moderate(principal: Annotated[Principal, require(Permission.catalog_moderate)]) -> dict[str, str]:
+        return {"role": principal.role.value}
+
+    async def search(principal: Annotated[Principal, require(Permission.catalog_search)]) -> dict[str, str]:
+        return {"role": principal.role.value}
+
+    app.add_api_route("/api/v1/_test/moderate", moderate, methods=["POST"])
+    app.add_api_route("/api/v1/_test/search", search, methods=["GET"])
+    async with support.client_for(app) as client:
+        bare = await register_and_login(client, role="moderator", mfa_enabled=False)
+        assert (await client.get("/api/v1/_test/search", headers=bare.headers)).status_code == 200
+        refused = await client.post("/api/v1/_test/moderate", headers=bare.headers)
+        assert refused.json()["type"].endswith("mfa-required")
+        enrolled = await register_and_login(client, role="moderator")
+        allowed = await client.post("/api/v1/_test/moderate", headers=enrolled.headers)
+        assert allowed.json() == {"role": "moderator"}
+        user = await register_and_login(client, mfa_enabled=True)
+        assert (await client.post("/api/v1/_test/moderate", headers=user.headers)).json()["type"].endswith(":forbidden")
