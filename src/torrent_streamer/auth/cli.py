@@ -13,6 +13,7 @@ from typing import Annotated, TypeVar
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from torrent_streamer.auth import keyring, mfa, repository
@@ -63,6 +64,9 @@ def _run(settings: Settings, work: Callable[[AsyncSession, SecretBox], Awaitable
         return asyncio.run(main())
     except AppError as exc:
         console.print(f"[red]{exc.detail or exc.title}[/red]")
+        raise typer.Exit(1) from None
+    except IntegrityError:  # e.g. two key rotations at once: nothing was written
+        console.print("[red]a concurrent change won; nothing was changed, run the command again[/red]")
         raise typer.Exit(1) from None
 
 
