@@ -114,6 +114,19 @@ def pg_drop_run_database(database: PgRunDatabase) -> None:
     )
 
 
+async def pg_admin_execute_in(database: str, *statements: str) -> None:
+    """Run statements as the administrator inside ``database``."""
+    import asyncpg  # type: ignore[import-untyped]
+
+    dsn = make_url(PG_ADMIN_DSN).set(database=database).render_as_string(hide_password=False)
+    connection = await asyncpg.connect(dsn, timeout=5)
+    try:
+        for statement in statements:
+            await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
 def redis_available() -> bool:
     import redis
 

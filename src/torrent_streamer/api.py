@@ -21,7 +21,7 @@ def build_api_router() -> APIRouter:
     from torrent_streamer.catalog.endpoints import router as catalog_router
     from torrent_streamer.users.endpoints import router as users_router
 
-    api = APIRouter(prefix=API_PREFIX, responses=problem_responses(500))
+    api = APIRouter(prefix=API_PREFIX, responses=problem_responses(400, 500))  # 400: undecodable body
     api.include_router(auth_router)
     api.include_router(users_router)
     api.include_router(catalog_router)

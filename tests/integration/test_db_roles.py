@@ -101,6 +101,11 @@ async def test_the_app_role_cannot_run_ddl(app_connection: AsyncConnection, stat
     "statement",
     [
         "UPDATE audit_events SET action = 'rewritten'",
+        "UPDATE audit_events SET created_at = now()",
+        "UPDATE signing_keys SET private_key_enc = 'x'",
+        "DELETE FROM signing_keys",
+        "UPDATE refresh_tokens SET token_hash = '\\x00'",
+        "DELETE FROM auth_sessions",
         "DELETE FROM audit_events",
         "TRUNCATE audit_events",
         "SELECT * FROM alembic_version",
@@ -111,6 +116,20 @@ async def test_append_only_and_owner_only_tables_refuse_the_app_role(
     app_connection: AsyncConnection, statement: str
 ) -> None:
     assert await refused(app_connection, statement) == INSUFFICIENT_PRIVILEGE
+
+
+async def column_updates(connection: AsyncConnection) -> dict[str, set[str]]:
+    rows = await connection.execute(
+        text(
+            "SELECT c.relname, a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid,"
+            " aclexplode(a.attacl) acl WHERE acl.privilege_type = 'UPDATE'"
+            " AND acl.grantee = (SELECT oid FROM pg_roles WHERE rolname = current_user)"
+        )
+    )
+    found: dict[str, set[str]] = {}
+    for table, column in rows:
+        found.setdefault(table, set()).add(column)
+    return found
 
 
 async def test_the_database_holds_exactly_the_grant_table(app_connection: AsyncConnection) -> None:
@@ -126,6 +145,8 @@ async def test_the_database_holds_exactly_the_grant_table(app_connection: AsyncC
     expected = {name: set(entry.privileges) for name, entry in dbroles.APP_GRANTS.items() if entry.privileges}
     tables = set(await app_connection.scalars(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")))
     assert granted == {name: privileges for name, privileges in expected.items() if name in tables}
+    expected_columns = {name: set(e.update_columns) for name, e in dbroles.APP_GRANTS.items() if e.update_columns}
+    assert await column_updates(app_connection) == {n: c for n, c in expected_columns.items() if n in tables}
 
 
 async def test_a_table_without_a_grant_is_unreadable_and_blocks_granting(
@@ -156,6 +177,19 @@ async def test_the_app_role_can_append_to_and_read_the_audit_log(app_connection:
         )
     )
     assert await app_connection.scalar(text("SELECT count(*) FROM audit_events WHERE action = 'test.event'")) == 1
+
+
+async def test_the_app_role_may_only_blank_personal_columns_of_the_audit_log(app_connection: AsyncConnection) -> None:
+    await app_connection.execute(
+        text(
+            "INSERT INTO audit_events (id, created_at, action, outcome, ip, user_agent, details)"
+            " VALUES (gen_random_uuid(), now(), 'test.erase', 'success', '203.0.113.1', 'ua', '{}')"
+        )
+    )
+    await app_connection.execute(
+        text("UPDATE audit_events SET ip = NULL, user_agent = NULL WHERE action = 'test.erase'")
+    )
+    assert await app_connection.scalar(text("SELECT count(*) FROM audit_events WHERE ip IS NULL")) >= 1
 
 
 def test_the_psql_scripts_provision_and_grant_like_the_command(tmp_path: Path) -> None:
@@ -234,3 +268,61 @@ async def privileges_of(url: str) -> dict[str, set[str]]:
             return granted
     finally:
         await engine.dispose()
+
+
+def test_the_db_commands_provision_migrate_and_grant(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from torrent_streamer.core.dbcli import db_app
+
+    suffix = f"{support.RUN_ID}_{secrets.token_hex(3)}"
+    spec = dbroles.RoleSpec(database=f"ts_cli_{suffix}", owner_role=f"ts_cowner_{suffix}", app_role=f"ts_capp_{suffix}")
+    owner_password, app_password = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+    (tmp_path / "admin_url").write_text(support.pg_url(make_url(support.PG_ADMIN_DSN).database or "postgres"))
+    monkeypatch.setenv("TS_DB_ADMIN_URL_FILE", str(tmp_path / "admin_url"))
+    monkeypatch.setenv("TS_DB_OWNER_PASSWORD", owner_password)
+    monkeypatch.setenv("TS_DB_APP_PASSWORD", app_password)
+    runner = CliRunner()
+    try:
+        names = ["--database", spec.database, "--owner-role", spec.owner_role, "--app-role", spec.app_role]
+        provisioned = runner.invoke(db_app, ["provision", *names])
+        assert provisioned.exit_code == 0, provisioned.output
+        again = runner.invoke(db_app, ["provision", *names])  # idempotent
+        assert again.exit_code == 0, again.output
+
+        owner_url = support.pg_role_url(spec.database, spec.owner_role, owner_password)
+        monkeypatch.setenv("TS_DATABASE_URL", owner_url)
+        upgraded = runner.invoke(db_app, ["upgrade", "--app-role", spec.app_role])
+        assert upgraded.exit_code == 0, upgraded.output
+        app_url = support.pg_role_url(spec.database, spec.app_role, app_password)
+        assert support.run(privileges_of(app_url)) == {
+            name: set(entry.privileges) for name, entry in dbroles.APP_GRANTS.items() if entry.privileges
+        }
+
+        support.run(
+            support.pg_admin_execute_in(
+                spec.database, f'CREATE TABLE scratch (id int); ALTER TABLE scratch OWNER TO "{spec.owner_role}"'
+            )
+        )
+        refused = runner.invoke(db_app, ["grant", "--app-role", spec.app_role])
+        assert refused.exit_code == 1
+        assert "scratch" in refused.output
+    finally:
+        support.pg_drop_run_database(support.PgRunDatabase(spec, owner_url="", app_url=""))
+
+
+def test_provisioning_refuses_short_passwords_and_odd_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from torrent_streamer.core.dbcli import db_app
+
+    monkeypatch.setenv("TS_DB_ADMIN_URL", support.pg_url("postgres"))
+    monkeypatch.setenv("TS_DB_OWNER_PASSWORD", "short")
+    monkeypatch.setenv("TS_DB_APP_PASSWORD", "short")
+    runner = CliRunner()
+    short = runner.invoke(db_app, ["provision", "--database", "ts_never_created"])
+    assert short.exit_code == 2
+    assert "at least 16" in short.output
+    odd = runner.invoke(db_app, ["provision", "--app-role", 'x"; DROP ROLE postgres; --'])
+    assert odd.exit_code == 2
+    assert "identifier" in odd.output

@@ -33,7 +33,27 @@ def test_every_grant_is_justified_and_uses_table_privileges_only() -> None:
 
 def test_the_app_role_has_nothing_on_alembic_version_and_the_audit_log_is_append_only() -> None:
     assert dbroles.APP_GRANTS["alembic_version"].privileges == ()
-    assert dbroles.APP_GRANTS["audit_events"].privileges == ("SELECT", "INSERT")
+    assert dbroles.APP_GRANTS["alembic_version"].update_columns == ()
+    audit = dbroles.APP_GRANTS["audit_events"]
+    assert audit.privileges == ("SELECT", "INSERT")
+    assert audit.update_columns == ("ip", "user_agent"), "only personal data may be blanked"
+
+
+def test_secrets_and_their_history_are_never_rewritten() -> None:
+    for table, column in (("signing_keys", "retired_at"), ("refresh_tokens", "used_at")):
+        entry = dbroles.APP_GRANTS[table]
+        assert "UPDATE" not in entry.privileges
+        assert "DELETE" not in entry.privileges
+        assert entry.update_columns == (column,)
+
+
+def test_update_columns_exist_and_exclude_table_level_update() -> None:
+    columns = {table.name: set(table.columns.keys()) for table in Base.metadata.sorted_tables}
+    for name, entry in dbroles.APP_GRANTS.items():
+        assert set(entry.update_columns) <= columns.get(name, set()), name
+        assert "id" not in entry.update_columns
+    with pytest.raises(ValueError, match="not both"):
+        dbroles.grant("UPDATE", why="both on the table and on columns", update_columns=("a",))
 
 
 def test_a_grant_without_a_reason_or_with_an_unknown_privilege_is_refused() -> None:
@@ -82,3 +102,9 @@ def test_role_spec_refuses_one_role_for_both_jobs() -> None:
 def test_committed_psql_scripts_match_the_code(path: str, render: object) -> None:
     assert callable(render)
     assert (ROOT / path).read_text(encoding="utf-8") == render(), "run: uv run torrent-streamer db render-sql"
+
+
+def test_the_deployment_guide_shows_the_grant_table_of_the_code() -> None:
+    guide = (ROOT / "docs/deployment.md").read_text(encoding="utf-8")
+    block = guide.split("<!-- grant-table:start -->\n", 1)[1].split("<!-- grant-table:end -->", 1)[0]
+    assert block == dbroles.grant_table_markdown(), "paste `dbroles.grant_table_markdown()` into the guide"

@@ -22,12 +22,29 @@ SCHEMA = "public"
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
+def quote_ident(name: str) -> str:
+    if not _IDENTIFIER.fullmatch(name):
+        raise ValueError(f"not a plain lower-case identifier: {name!r}")
+    return f'"{name}"'
+
+
+def quote_literal(value: str) -> str:
+    """A standard-conforming string literal (the session sets standard_conforming_strings)."""
+    if "\x00" in value:
+        raise ValueError("NUL in a literal")
+    return "'" + value.replace("'", "''") + "'"
+
+
 @dataclass(frozen=True)
 class TableGrant:
-    """What the application role may do on one table, and why it needs it."""
+    """What the application role may do on one table, and why it needs it.
+
+    ``update_columns`` grants UPDATE on those columns only (the rest of the row stays immutable).
+    """
 
     privileges: tuple[str, ...]
     why: str
+    update_columns: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         unknown = set(self.privileges) - set(TABLE_PRIVILEGES)
@@ -35,21 +52,88 @@ class TableGrant:
             raise ValueError(f"unknown privileges {sorted(unknown)}")
         if not self.why.strip():
             raise ValueError("every grant needs its reason")
+        if self.update_columns and "UPDATE" in self.privileges:
+            raise ValueError("UPDATE is granted either on the table or on listed columns, not both")
+        for column in self.update_columns:
+            quote_ident(column)
+
+    def describe(self) -> str:
+        parts = list(self.privileges)
+        if self.update_columns:
+            parts.append(f"UPDATE ({', '.join(self.update_columns)})")
+        return ", ".join(parts)
 
 
-def grant(*privileges: str, why: str) -> TableGrant:
+def grant(*privileges: str, why: str, update_columns: tuple[str, ...] = ()) -> TableGrant:
     ordered = tuple(p for p in TABLE_PRIVILEGES if p in privileges)
-    return TableGrant(ordered, why)
+    return TableGrant(ordered, why, update_columns)
 
 
 # The grant table. No TRUNCATE, REFERENCES or TRIGGER anywhere; DELETE only where a row truly
-# has to disappear (an UPDATE that marks it revoked/expired serves everywhere else).
+# has to disappear (an UPDATE that marks it revoked/used/retired serves everywhere else).
+# ON DELETE CASCADE children need no DELETE grant: PostgreSQL runs referential actions as the
+# table owner.
 APP_GRANTS: dict[str, TableGrant] = {
     "alembic_version": grant(why="schema version: read and written by migrations (owner) only"),
     "audit_events": grant(
         "SELECT",
         "INSERT",
-        why="append-only audit log: record_event inserts, the admin audit view reads; never UPDATE/DELETE",
+        update_columns=("ip", "user_agent"),
+        why="append-only audit log: record_event inserts, the admin audit view and export read; account "
+        "deletion may only blank IP and user agent (personal data), never action, actor, target or time; no DELETE",
+    ),
+    # accounts (auth/, users/)
+    "users": grant(
+        "SELECT",
+        "INSERT",
+        "UPDATE",
+        "DELETE",
+        why="registration inserts; profile, password, role, disable and MFA changes update; account "
+        "deletion (SR-4.5) deletes the row, its sessions and codes follow by ON DELETE CASCADE",
+    ),
+    "signing_keys": grant(
+        "SELECT",
+        "INSERT",
+        update_columns=("retired_at",),
+        why="JWT key ring: the first key at start-up and `keys rotate` insert, `keys retire` sets retired_at; "
+        "key material is never rewritten and keys are never deleted (old tokens must stay verifiable until retired)",
+    ),
+    "auth_sessions": grant(
+        "SELECT",
+        "INSERT",
+        "UPDATE",
+        why="refresh families: sign-in inserts, refresh updates last use and idle expiry, logout/revoke sets "
+        "revoked_at; revocation is an UPDATE, so no DELETE",
+    ),
+    "refresh_tokens": grant(
+        "SELECT",
+        "INSERT",
+        update_columns=("used_at",),
+        why="refresh tokens (SHA-256 only): each rotation inserts one and marks the old one used (reuse "
+        "detection needs the used rows); the hash is never rewritten; no DELETE",
+    ),
+    "mfa_recovery_codes": grant(
+        "SELECT",
+        "INSERT",
+        "DELETE",
+        update_columns=("used_at",),
+        why="one-time recovery codes: enabling MFA inserts, a use marks used_at, regenerating or disabling "
+        "MFA deletes the old set (a replaced secret must not linger)",
+    ),
+    "used_token_ids": grant(
+        "SELECT",
+        "INSERT",
+        "DELETE",
+        why="spent single-use token ids: insert refuses a second use, expired ids are purged (DELETE), "
+        "so the table stays bounded",
+    ),
+    "login_throttle": grant(
+        "SELECT",
+        "INSERT",
+        "UPDATE",
+        "DELETE",
+        why="sign-in back-off per account key: failures upsert (INSERT … ON CONFLICT UPDATE), a lock "
+        "updates, a successful sign-in deletes the row",
     ),
     "catalog_entries": grant(
         "SELECT",
@@ -89,19 +173,6 @@ class UngrantedTablesError(RuntimeError):
     """Tables exist that the grant table does not mention: decide their grants first."""
 
 
-def quote_ident(name: str) -> str:
-    if not _IDENTIFIER.fullmatch(name):
-        raise ValueError(f"not a plain lower-case identifier: {name!r}")
-    return f'"{name}"'
-
-
-def quote_literal(value: str) -> str:
-    """A standard-conforming string literal (the session sets standard_conforming_strings)."""
-    if "\x00" in value:
-        raise ValueError("NUL in a literal")
-    return "'" + value.replace("'", "''") + "'"
-
-
 OWNER_ATTRIBUTES = "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS"
 APP_ATTRIBUTES = "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS NOINHERIT"
 
@@ -136,10 +207,22 @@ def grant_statements(tables: Iterable[str], app_sql: str, quote: Callable[[str],
     for name in tables:
         table = f"{SCHEMA}.{quote(name)}"
         statements.append(f"REVOKE ALL ON TABLE {table} FROM PUBLIC, {app_sql}")
-        privileges = APP_GRANTS[name].privileges
-        if privileges:
-            statements.append(f"GRANT {', '.join(privileges)} ON TABLE {table} TO {app_sql}")
+        entry = APP_GRANTS[name]
+        if entry.privileges:
+            statements.append(f"GRANT {', '.join(entry.privileges)} ON TABLE {table} TO {app_sql}")
+        if entry.update_columns:
+            columns = ", ".join(quote(column) for column in entry.update_columns)
+            statements.append(f"GRANT UPDATE ({columns}) ON TABLE {table} TO {app_sql}")
     return statements
+
+
+def grant_table_markdown() -> str:
+    """The grant table as the Markdown table in docs/deployment.md."""
+    rows = ["| table | app role | why |", "|---|---|---|"]
+    for name in sorted(APP_GRANTS):
+        entry = APP_GRANTS[name]
+        rows.append(f"| `{name}` | {entry.describe() or '—'} | {entry.why} |")
+    return "\n".join(rows) + "\n"
 
 
 def render_provision_sql() -> str:
@@ -170,7 +253,7 @@ def render_grants_sql() -> str:
         "-- Run as the OWNER role after every migration: psql -v ON_ERROR_STOP=1 -v app_role=ts_app -f grants.sql",
     ]
     for name in sorted(APP_GRANTS):
-        lines.append(f"-- {name}: {', '.join(APP_GRANTS[name].privileges) or 'nothing'} - {APP_GRANTS[name].why}")
+        lines.append(f"-- {name}: {APP_GRANTS[name].describe() or 'nothing'} - {APP_GRANTS[name].why}")
     lines.append("BEGIN;")
     lines.extend(statement + ";" for statement in grant_statements(APP_GRANTS, ':"app_role"'))
     lines.append("COMMIT;")

@@ -95,7 +95,7 @@ class Limiter:
         strategy, _ = self._strategy()
         try:
             await strategy.clear(item, *identifiers)
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - any shared-store failure falls back to the in-process counters
             await self._memory.clear(item, *identifiers)
 
     async def check_shared(self) -> bool:
@@ -103,7 +103,7 @@ class Limiter:
             return True
         try:
             return bool(await self._shared_storage.check())
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - whatever the store raised, it is "not reachable" for readiness
             return False
 
     async def aclose(self) -> None:
