@@ -17,27 +17,48 @@ API_PREFIX = "/api/v1"
 
 
 def build_api_router() -> APIRouter:
+    from torrent_streamer.admin.endpoints import router as admin_router
     from torrent_streamer.auth.endpoints import router as auth_router
     from torrent_streamer.catalog.endpoints import router as catalog_router
+    from torrent_streamer.streaming.endpoints import router as streaming_router
+    from torrent_streamer.torrents.endpoints import router as torrents_router
     from torrent_streamer.users.endpoints import router as users_router
 
     api = APIRouter(prefix=API_PREFIX, responses=problem_responses(400, 500))  # 400: undecodable body
     api.include_router(auth_router)
     api.include_router(users_router)
     api.include_router(catalog_router)
+    api.include_router(torrents_router)
+    api.include_router(streaming_router)
+    api.include_router(admin_router)
     return api
 
 
 def build_root_routers() -> list[APIRouter]:
     from torrent_streamer.auth.endpoints import jwks_router
     from torrent_streamer.core.health import router as health_router
+    from torrent_streamer.web.endpoints import router as web_router
+    from torrent_streamer.web.panel.endpoints import router as panel_router
+    from torrent_streamer.web.panel.endpoints_auth import router as panel_auth_router
+    from torrent_streamer.web.panel.endpoints_catalog import router as panel_catalog_router
+    from torrent_streamer.web.panel.endpoints_torrents import router as panel_torrents_router
 
-    return [health_router, jwks_router]
+    return [
+        health_router,
+        jwks_router,
+        web_router,
+        panel_auth_router,
+        panel_router,
+        panel_catalog_router,
+        panel_torrents_router,
+    ]
 
 
 def lifespan_hooks() -> list[Callable[[Services], AbstractAsyncContextManager[None]]]:
     """Start-up/shut-down of domain singletons, in order (each an async context manager)."""
     from torrent_streamer.auth.context import auth_lifespan
     from torrent_streamer.catalog.dependencies import catalog_lifespan
+    from torrent_streamer.torrents.runtime import engine_lifespan
+    from torrent_streamer.web.dependencies import web_lifespan
 
-    return [auth_lifespan, catalog_lifespan]
+    return [auth_lifespan, engine_lifespan, catalog_lifespan, web_lifespan]
