@@ -5,7 +5,8 @@
     └── BlockedAddress      (the indexer resolves to a private/loopback address: SSRF refused)
 
 A failing indexer never fails a search: its outcome (``ok``, ``cached``, ``timeout``, ``error``,
-``invalid``, ``blocked``) is reported next to the results.
+``invalid``, ``blocked``) is reported next to the results. XML is parsed by defusedxml only;
+the standard library's ElementTree is imported for its types and parse error.
 """
 
 from __future__ import annotations
