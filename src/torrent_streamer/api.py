@@ -18,11 +18,13 @@ API_PREFIX = "/api/v1"
 
 def build_api_router() -> APIRouter:
     from torrent_streamer.auth.endpoints import router as auth_router
+    from torrent_streamer.catalog.endpoints import router as catalog_router
     from torrent_streamer.users.endpoints import router as users_router
 
     api = APIRouter(prefix=API_PREFIX, responses=problem_responses(400, 500))  # 400: undecodable body
     api.include_router(auth_router)
     api.include_router(users_router)
+    api.include_router(catalog_router)
     return api
 
 
@@ -36,5 +38,6 @@ def build_root_routers() -> list[APIRouter]:
 def lifespan_hooks() -> list[Callable[[Services], AbstractAsyncContextManager[None]]]:
     """Start-up/shut-down of domain singletons, in order (each an async context manager)."""
     from torrent_streamer.auth.context import auth_lifespan
+    from torrent_streamer.catalog.dependencies import catalog_lifespan
 
-    return [auth_lifespan]
+    return [auth_lifespan, catalog_lifespan]

@@ -145,6 +145,9 @@ def version() -> None:
 
 def register_domain_commands() -> None:
     """Each domain adds its own command group here (auth, catalog …)."""
+    from torrent_streamer.catalog.cli import app as catalog_app
+
+    app.add_typer(catalog_app, name="catalog")
 
 
 def main() -> None:

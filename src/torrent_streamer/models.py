@@ -8,6 +8,7 @@ from torrent_streamer.auth.models import (
     SigningKey,
     UsedTokenId,
 )
+from torrent_streamer.catalog.models import CatalogEntry, CatalogReport, Indexer
 from torrent_streamer.core.audit import AuditEvent
 from torrent_streamer.core.db import Base
 from torrent_streamer.users.models import User
@@ -16,6 +17,9 @@ __all__ = [
     "AuditEvent",
     "AuthSession",
     "Base",
+    "CatalogEntry",
+    "CatalogReport",
+    "Indexer",
     "LoginThrottle",
     "RecoveryCode",
     "RefreshToken",

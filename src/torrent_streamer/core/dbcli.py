@@ -115,3 +115,12 @@ def render_sql(
     (out_dir / "provision.sql").write_text(dbroles.render_provision_sql(), encoding="utf-8")
     (out_dir / "grants.sql").write_text(dbroles.render_grants_sql(), encoding="utf-8")
     console.print(f"wrote {out_dir / 'provision.sql'} and {out_dir / 'grants.sql'}")
+    guide = Path("docs/deployment.md")
+    if guide.exists():
+        start, end = "<!-- grant-table:start -->\n", "<!-- grant-table:end -->"
+        text = guide.read_text(encoding="utf-8")
+        head, _, rest = text.partition(start)
+        _, _, tail = rest.partition(end)
+        if rest:
+            guide.write_text(head + start + dbroles.grant_table_markdown() + end + tail, encoding="utf-8")
+            console.print(f"updated the grant table in {guide}")

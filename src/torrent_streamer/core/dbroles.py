@@ -135,6 +135,22 @@ APP_GRANTS: dict[str, TableGrant] = {
         why="sign-in back-off per account key: failures upsert (INSERT … ON CONFLICT UPDATE), a lock "
         "updates, a successful sign-in deletes the row",
     ),
+    "catalog_entries": grant(
+        "SELECT",
+        "INSERT",
+        "UPDATE",
+        why="catalog: search reads, submissions and imports insert/upsert, moderation updates the status "
+        "(a removed entry stays as 'removed'; never DELETE)",
+    ),
+    "catalog_reports": grant(
+        "SELECT", "INSERT", "UPDATE", why="user reports: filed (INSERT), listed, resolved by moderators (UPDATE)"
+    ),
+    "indexers": grant(
+        "SELECT",
+        "INSERT",
+        "DELETE",
+        why="Torznab indexers: read per search, added by admins; DELETE so a removed indexer's encrypted key is gone",
+    ),
 }
 
 

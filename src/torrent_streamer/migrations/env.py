@@ -13,6 +13,13 @@ from torrent_streamer.models import Base
 config = context.config
 target_metadata = Base.metadata
 
+# Search structures created by hand in migrations (tsvector column, trigram/GIN indexes, FTS5 tables).
+UNMODELLED_PREFIXES = ("catalog_fts", "ix_catalog_fts", "fts_")
+
+
+def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    return not (reflected and compare_to is None and (name or "").startswith(UNMODELLED_PREFIXES))
+
 
 def _configure(connection: Connection) -> None:
     context.configure(
@@ -20,6 +27,7 @@ def _configure(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

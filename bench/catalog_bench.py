@@ -1,0 +1,224 @@
+"""Catalog benchmark (by hand, never in CI): import throughput and search latency at scale.
+
+Generates N torrents-csv rows, imports them into a fresh PostgreSQL and/or SQLite database,
+then times a fixed query mix through the search service (p50/p95/p99). Reference, same run:
+a primary-key lookup through the same session (the floor of one round trip).
+
+    uv run python bench/catalog_bench.py --rows 1000000 --db postgres --db sqlite
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import os
+import platform
+import random
+import secrets
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from torrent_streamer.catalog import service
+from torrent_streamer.catalog.cursor import cursor_key
+from torrent_streamer.catalog.importer import import_file, vacuum_analyze
+from torrent_streamer.catalog.models import CatalogEntry
+from torrent_streamer.catalog.schemas import SearchParams
+from torrent_streamer.core import migrate
+from torrent_streamer.core.clock import Clock
+from torrent_streamer.core.crypto import SecretBox
+from torrent_streamer.core.db import create_engine, create_sessionmaker
+from torrent_streamer.core.secrets import new_encryption_key_entry
+
+PG_ADMIN_DSN = os.environ.get("TS_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+SYLLABLES = [
+    "ka",
+    "ri",
+    "to",
+    "mu",
+    "ne",
+    "sa",
+    "lo",
+    "vi",
+    "de",
+    "qua",
+    "zen",
+    "tor",
+    "mi",
+    "la",
+    "ro",
+    "be",
+    "fi",
+    "no",
+    "ga",
+    "chu",
+    "per",
+    "stel",
+    "lar",
+]
+COMMON = [
+    "the",
+    "of",
+    "and",
+    "a",
+    "in",
+    "to",
+    "love",
+    "night",
+    "man",
+    "world",
+    "last",
+    "star",
+    "war",
+    "dark",
+    "house",
+    "city",
+    "king",
+    "story",
+    "girl",
+    "life",
+    "day",
+    "time",
+    "black",
+    "red",
+    "blue",
+    "dead",
+    "new",
+    "old",
+    "lost",
+    "secret",
+    "space",
+    "ocean",
+    "fire",
+    "ice",
+    "planet",
+    "galaxy",
+    "quest",
+    "return",
+    "rise",
+]
+QUALITY = ["1080p", "720p", "2160p", "480p", "HDTV", "WEB-DL", "BluRay", "FLAC", "MP3", "EPUB", "x264", "x265"]
+QUERY_MIX: list[dict[str, Any]] = [
+    {"q": "star war"},
+    {"q": "interstellar"},
+    {"q": "interstelar"},  # typo
+    {"q": "galaxy quest 1080p"},
+    {"q": "gal"},  # prefix while typing
+    {"q": "love", "sort": "seeders"},
+    {"q": "dark city", "sort": "newest"},
+    {"q": "the", "category": "movies"},
+    {"q": "secret ocean", "min_size": 1_000_000_000},
+    {"q": "kari tomu"},
+    {"q": "zenqua"},
+    {"q": "planet fire ice", "sort": "seeders"},
+]
+
+
+def vocabulary(rng: random.Random, size: int = 20000) -> list[str]:
+    made_up = {"".join(rng.choices(SYLLABLES, k=rng.randint(2, 4))) for _ in range(size)}
+    return [*COMMON, "interstellar", "inception", *sorted(made_up)]
+
+
+def generate(path: Path, rows: int, seed: int = 7) -> None:
+    rng = random.Random(seed)
+    words = vocabulary(rng)
+    cumulative = list(itertools.accumulate(1 / (rank + 1) ** 0.9 for rank in range(len(words))))
+    with path.open("w", encoding="utf-8") as out:
+        out.write("infohash;name;size_bytes;created_unix;seeders;leechers;completed;scraped_date\n")
+        for _ in range(rows):
+            title = " ".join(w.capitalize() for w in rng.choices(words, cum_weights=cumulative, k=rng.randint(2, 5)))
+            name = f"{title}.{rng.randint(1950, 2025)}.{rng.choice(QUALITY)}".replace(" ", ".")
+            out.write(
+                f"{secrets.token_hex(20)};{name};{rng.randint(10**6, 6 * 10**10)};"
+                f"{rng.randint(10**9, 1.7 * 10**9)};{int(rng.paretovariate(1.2))};{rng.randint(0, 50)};0;0\n"
+            )
+
+
+async def pg_database(name: str, *, drop: bool = False) -> str:
+    import asyncpg  # type: ignore[import-untyped]
+
+    connection = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if not drop:
+            await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+    return f"{base}/{name}"
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+async def run_one(kind: str, csv_path: Path, rows: int, rounds: int, workdir: Path) -> dict[str, Any]:
+    url = await pg_database("ts_bench_catalog") if kind == "postgres" else f"sqlite+aiosqlite:///{workdir / 'b.db'}"
+    per_query: dict[str, list[float]] = {}
+    await asyncio.to_thread(migrate.upgrade, url)
+    engine = create_engine(url, pool_size=2)
+    sessions = create_sessionmaker(engine)
+    started = time.perf_counter()
+    report = await import_file(sessions, csv_path, "csv", now=Clock().now())
+    import_seconds = time.perf_counter() - started
+    await vacuum_analyze(engine)
+    key, box = cursor_key(secrets.token_urlsafe(32)), SecretBox(new_encryption_key_entry())
+    latencies: dict[str, list[float]] = {"search": [], "reference": []}
+    async with sessions() as session:
+        some_id = await session.scalar(select(CatalogEntry.id).limit(1))
+        for round_no in range(rounds + 1):  # round 0 warms caches and is not counted
+            for params in QUERY_MIX:
+                t0 = time.perf_counter()
+                await service.search(session, SearchParams(**params), cursor_key=key, torznab=None, box=box)
+                t1 = time.perf_counter()
+                await session.get(CatalogEntry, some_id, populate_existing=True)
+                t2 = time.perf_counter()
+                if round_no:
+                    per_query.setdefault(str(params), []).append((t1 - t0) * 1000)
+                    latencies["search"].append((t1 - t0) * 1000)
+                    latencies["reference"].append((t2 - t1) * 1000)
+                await session.rollback()
+    await engine.dispose()
+    if kind == "postgres":
+        await pg_database("ts_bench_catalog", drop=True)
+    for name, values in per_query.items():
+        print(f"  {kind} {name}: median {statistics.median(values):.1f} ms", flush=True)
+    result: dict[str, Any] = {"db": kind, "rows": report.imported, "import_rows_per_s": rows / import_seconds}
+    for name, values in latencies.items():
+        result[name] = {p: percentile(values, p / 100) for p in (50, 95, 99)} | {"mean": statistics.mean(values)}
+    return result
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--db", action="append", choices=["postgres", "sqlite"])
+    parser.add_argument("--rounds", type=int, default=20, help="passes over the query mix")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        csv_path = workdir / "dump.csv"
+        t0 = time.perf_counter()
+        generate(csv_path, args.rows)
+        print(f"generated {args.rows} rows in {time.perf_counter() - t0:.1f}s", flush=True)
+        print(f"machine: {platform.platform()}, {os.cpu_count()} cores, python {platform.python_version()}")
+        print("| database | rows | import rows/s | search p50 ms | p95 | p99 | reference (pk lookup) p50 / p95 ms |")
+        print("|---|---|---|---|---|---|---|")
+        for kind in args.db or ["postgres", "sqlite"]:
+            r = await run_one(kind, csv_path, args.rows, args.rounds, workdir)
+            s, ref = r["search"], r["reference"]
+            print(
+                f"| {kind} | {r['rows']} | {r['import_rows_per_s']:.0f} | {s[50]:.1f} | {s[95]:.1f} | {s[99]:.1f} "
+                f"| {ref[50]:.2f} / {ref[95]:.2f} |",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,267 @@
+"""All catalog SQL: search on each dialect, entry and report queries, import upserts, indexers.
+
+Everything is SQLAlchemy Core/ORM with bound parameters (SR-3.2); FTS syntax comes from ``query``.
+"""
+
+from __future__ import annotations
+
+import uuid
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from torrent_streamer.catalog import query as text_query
+from torrent_streamer.catalog.models import CatalogEntry, CatalogReport, Category, EntryStatus, Indexer
+
+TYPO_CANDIDATES = 500  # typo fallback: at most this many candidates are scored, per query
+TYPO_THRESHOLD = 0.6  # the same word-similarity threshold as pg_trgm's default
+BROAD_MATCHES = 1000  # more word matches than this: relevance orders by popularity (bounded work)
+MODES = ("words", "popular", "typo")
+_REGISTERED: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+@dataclass(frozen=True)
+class SearchFilter:
+    text: str  # cleaned user query (websearch syntax kept)
+    words: list[str]
+    category: Category | None
+    min_size: int | None
+    max_size: int | None
+    sort: str  # relevance | seeders | newest
+    limit: int
+    after: tuple[Any, uuid.UUID] | None  # keyset position: (sort value, id)
+    mode: str | None = None  # fixed by the first page (kept in the cursor), so pages stay consistent
+
+
+def dialect_of(session: AsyncSession) -> str:
+    return session.get_bind().dialect.name
+
+
+async def _ensure_sqlite_functions(session: AsyncSession) -> None:
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver = raw.driver_connection
+    if driver is not None and driver not in _REGISTERED:
+        await driver.create_function("ts_word_similarity", 2, text_query.word_similarity, deterministic=True)
+        _REGISTERED.add(driver)
+
+
+Clause = tuple[sa.ColumnElement[bool], sa.ColumnElement[float]]  # (match condition, relevance score)
+
+
+def _pg_words(flt: SearchFilter) -> Clause:
+    """Full-text: every word (the last as a prefix) or the websearch syntax; ts_rank, title-weighted."""
+    simple = sa.cast(sa.literal("simple"), postgresql.REGCONFIG)
+    document = sa.literal_column("catalog_entries.fts_document", type_=postgresql.TSVECTOR)
+    prefix = sa.func.to_tsquery(simple, text_query.tsquery_prefix(flt.words))
+    web = sa.func.websearch_to_tsquery(simple, flt.text)
+    match = sa.or_(document.op("@@")(prefix), document.op("@@")(web))
+    # normalisation 1: divide by 1 + log(document length), so focused titles outrank long ones
+    return match, sa.cast(sa.func.ts_rank(document, prefix, 1), sa.Double)
+
+
+def _pg_typos(flt: SearchFilter) -> Clause:
+    """Typo fallback: pg_trgm word similarity against the title (GIN trigram index, ``<%``)."""
+    phrase = " ".join(flt.words)
+    similarity = sa.cast(sa.func.word_similarity(phrase, CatalogEntry.title), sa.Double)
+    candidates = (
+        sa.select(CatalogEntry.id)
+        .where(CatalogEntry.status == EntryStatus.approved, sa.literal(phrase).op("<%")(CatalogEntry.title))
+        .limit(TYPO_CANDIDATES)
+    )
+    return CatalogEntry.id.in_(candidates), similarity
+
+
+def _sqlite_words(flt: SearchFilter) -> Clause:
+    """FTS5: every word (the last as a prefix); a corpus-independent score (bm25 would shift with
+    every insert and break keyset cursors): title hits first, then shorter titles."""
+    rowid: sa.ColumnElement[int] = sa.literal_column("catalog_entries.rowid", type_=sa.Integer)
+    fts = sa.table("catalog_fts", sa.column("rowid"))
+    match = rowid.in_(
+        sa.select(fts.c.rowid).where(sa.literal_column("catalog_fts").op("MATCH")(text_query.fts5_match(flt.words)))
+    )
+    in_title = sa.case((sa.func.instr(sa.func.lower(CatalogEntry.title), flt.words[0]) > 0, 1.0), else_=0.0)
+    score = 1.0 + 0.5 * in_title + 1.0 / (2.0 + sa.func.length(CatalogEntry.title))
+    return match, sa.cast(score, sa.Double)
+
+
+def _sqlite_typos(flt: SearchFilter) -> Clause:
+    """Typo fallback: FTS5 trigram candidates (bounded), kept when their word similarity is high."""
+    rowid: sa.ColumnElement[int] = sa.literal_column("catalog_entries.rowid", type_=sa.Integer)
+    similarity = sa.func.ts_word_similarity(" ".join(flt.words), CatalogEntry.title, type_=sa.Double)
+    pieces = text_query.fts5_trigram_pieces(flt.words)
+    if not pieces:
+        return sa.false(), similarity
+    grams = sa.table("catalog_fts_trigram", sa.column("rowid"))
+    candidates = (
+        sa.select(grams.c.rowid)
+        .where(sa.literal_column("catalog_fts_trigram").op("MATCH")(pieces))
+        .limit(TYPO_CANDIDATES)
+    )
+    return sa.and_(rowid.in_(candidates), similarity >= TYPO_THRESHOLD), similarity
+
+
+async def _choose_mode(session: AsyncSession, flt: SearchFilter, words_match: sa.ColumnElement[bool]) -> str:
+    """One bounded probe: no word match → ``typo``; a broad match ranked by relevance → ``popular``."""
+    probe = (
+        sa.select(sa.literal(1))
+        .where(CatalogEntry.status == EntryStatus.approved, words_match)
+        .limit(BROAD_MATCHES + 1)
+        .subquery()
+    )
+    found = int(await session.scalar(sa.select(sa.func.count()).select_from(probe)) or 0)
+    if found == 0:
+        return "typo"
+    return "popular" if found > BROAD_MATCHES and flt.sort == "relevance" else "words"
+
+
+async def search(session: AsyncSession, flt: SearchFilter) -> tuple[list[tuple[CatalogEntry, Any]], str]:
+    """Approved entries matching ``flt``, ordered by (sort key DESC, id ASC), ``limit + 1`` rows,
+    and the mode used (``words``, ``popular`` or ``typo``) for the next page's cursor.
+
+    Relevance ranks every word match when there are at most ``BROAD_MATCHES``; a broader query
+    ("the", "love") orders its matches by seeders instead, so no query scores a huge match set.
+    """
+    if not flt.words:
+        return [], "words"
+    if dialect_of(session) == "postgresql":
+        words, typos = _pg_words, _pg_typos
+    else:
+        await _ensure_sqlite_functions(session)
+        words, typos = _sqlite_words, _sqlite_typos
+    match, score = words(flt)
+    mode = flt.mode or await _choose_mode(session, flt, match)
+    if mode == "typo":
+        match, score = typos(flt)
+    keys: dict[str, sa.ColumnElement[Any]] = {
+        "relevance": CatalogEntry.seeders.expression if mode == "popular" else score,
+        "seeders": CatalogEntry.seeders.expression,
+        "newest": CatalogEntry.created_at.expression,
+    }
+    key = keys[flt.sort]
+    stmt = sa.select(CatalogEntry, key.label("sort_key")).where(CatalogEntry.status == EntryStatus.approved, match)
+    if flt.category is not None:
+        stmt = stmt.where(CatalogEntry.category == flt.category)
+    if flt.min_size is not None:
+        stmt = stmt.where(CatalogEntry.size_bytes >= flt.min_size)
+    if flt.max_size is not None:
+        stmt = stmt.where(CatalogEntry.size_bytes <= flt.max_size)
+    if flt.after is not None:
+        value, last_id = flt.after
+        stmt = stmt.where(sa.or_(key < value, sa.and_(key == value, CatalogEntry.id > last_id)))
+    stmt = stmt.order_by(key.desc(), CatalogEntry.id.asc()).limit(flt.limit + 1)
+    result = await session.execute(stmt)
+    return [(row[0], row[1]) for row in result.all()], mode
+
+
+async def get_entry(session: AsyncSession, entry_id: uuid.UUID, *, for_update: bool = False) -> CatalogEntry | None:
+    stmt = sa.select(CatalogEntry).where(CatalogEntry.id == entry_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def entry_with_hash(session: AsyncSession, info_hash_v1: str | None, info_hash_v2: str | None) -> bool:
+    conditions = []
+    if info_hash_v1:
+        conditions.append(CatalogEntry.info_hash_v1 == info_hash_v1)
+    if info_hash_v2:
+        conditions.append(CatalogEntry.info_hash_v2 == info_hash_v2)
+    if not conditions:
+        return False
+    found = await session.execute(sa.select(CatalogEntry.id).where(sa.or_(*conditions)).limit(1))
+    return found.first() is not None
+
+
+async def approved_hashes(session: AsyncSession, hashes: Sequence[str]) -> set[str]:
+    """Which of these info-hashes (v1 hex or v2 hex) are already approved catalog entries."""
+    if not hashes:
+        return set()
+    stmt = sa.select(CatalogEntry.info_hash_v1, CatalogEntry.info_hash_v2).where(
+        CatalogEntry.status == EntryStatus.approved,
+        sa.or_(CatalogEntry.info_hash_v1.in_(hashes), CatalogEntry.info_hash_v2.in_(hashes)),
+    )
+    found: set[str] = set()
+    for v1, v2 in (await session.execute(stmt)).all():
+        found.update(h for h in (v1, v2) if h)
+    return found
+
+
+async def upsert_imported(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Insert or refresh imported entries by v1 info-hash; a moderator's status is never overwritten."""
+    if not rows:
+        return
+    insert = postgresql.insert if dialect_of(session) == "postgresql" else sqlite.insert
+    stmt = insert(CatalogEntry)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[CatalogEntry.info_hash_v1],
+        set_={
+            "title": stmt.excluded.title,
+            "size_bytes": stmt.excluded.size_bytes,
+            "seeders": stmt.excluded.seeders,
+            "leechers": stmt.excluded.leechers,
+            "updated_at": stmt.excluded.updated_at,
+        },
+    )
+    await session.execute(stmt, rows)
+
+
+async def has_reported(session: AsyncSession, entry_id: uuid.UUID, reporter_id: uuid.UUID) -> bool:
+    stmt = sa.select(CatalogReport.id).where(
+        CatalogReport.entry_id == entry_id, CatalogReport.reporter_id == reporter_id
+    )
+    return (await session.execute(stmt)).first() is not None
+
+
+async def resolve_reports(session: AsyncSession, entry_id: uuid.UUID, now: datetime) -> int:
+    stmt = (
+        sa.update(CatalogReport)
+        .where(CatalogReport.entry_id == entry_id, CatalogReport.resolved_at.is_(None))
+        .values(resolved_at=now)
+    )
+    result = await session.execute(stmt)
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def moderation_queue(session: AsyncSession, limit: int) -> list[tuple[CatalogEntry, int]]:
+    """Pending entries and entries with unresolved reports, oldest first, with their open report count."""
+    open_reports = (
+        sa.select(CatalogReport.entry_id, sa.func.count().label("reports"))
+        .where(CatalogReport.resolved_at.is_(None))
+        .group_by(CatalogReport.entry_id)
+        .subquery()
+    )
+    stmt = (
+        sa.select(CatalogEntry, sa.func.coalesce(open_reports.c.reports, 0))
+        .outerjoin(open_reports, open_reports.c.entry_id == CatalogEntry.id)
+        .where(
+            sa.or_(
+                CatalogEntry.status == EntryStatus.pending,
+                sa.and_(open_reports.c.reports > 0, CatalogEntry.status == EntryStatus.approved),
+            )
+        )
+        .order_by(CatalogEntry.created_at.asc(), CatalogEntry.id.asc())
+        .limit(limit)
+    )
+    return [(row[0], int(row[1])) for row in (await session.execute(stmt)).all()]
+
+
+async def list_indexers(session: AsyncSession, *, enabled_only: bool = False) -> list[Indexer]:
+    stmt = sa.select(Indexer).order_by(Indexer.name)
+    if enabled_only:
+        stmt = stmt.where(Indexer.enabled.is_(True))
+    return list((await session.execute(stmt)).scalars())
+
+
+async def indexer_named(session: AsyncSession, name: str) -> Indexer | None:
+    return (await session.execute(sa.select(Indexer).where(Indexer.name == name))).scalar_one_or_none()
+
+
+async def get_indexer(session: AsyncSession, indexer_id: uuid.UUID) -> Indexer | None:
+    return await session.get(Indexer, indexer_id)

@@ -1,0 +1,56 @@
+"""Configuration of the torrent engine: one frozen dataclass with safe defaults.
+
+Server-safe by default: private networks blocked, LSD/UPnP/NAT-PMP off, bounded inputs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+KiB = 1024
+MiB = 1024 * KiB
+GiB = 1024 * MiB
+TiB = 1024 * GiB
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """Everything the engine needs; byte rates are bytes/s and 0 means unlimited."""
+
+    download_dir: Path
+    state_dir: Path
+    listen_interfaces: str = "0.0.0.0:6881,[::]:6881"
+    enable_dht: bool = True
+    enable_lsd: bool = False
+    enable_upnp: bool = False
+    enable_natpmp: bool = False
+    allow_private_networks: bool = False
+    download_rate_limit: int = 0
+    upload_rate_limit: int = 0
+    connections_limit: int = 200
+    proxy_url: str | None = None
+    cache_limit_bytes: int = 50 * GiB
+    max_torrent_file_bytes: int = 10 * MiB
+    max_pieces: int = 2_000_000
+    max_decode_depth: int = 100
+    max_decode_tokens: int = 3_000_000
+    max_files: int = 100_000
+    max_total_size: int = 4 * TiB
+    max_path_component_bytes: int = 255
+    max_path_bytes: int = 4096
+    max_magnet_length: int = 8192
+    max_magnet_trackers: int = 64
+    metadata_timeout: float = 30.0
+    idle_pause_seconds: float = 600.0
+    resume_save_interval: float = 30.0
+    status_interval: float = 1.0
+    maintenance_interval: float = 5.0
+    read_timeout: float = 120.0
+    stall_threshold_seconds: float = 0.25
+    assumed_bitrate: int = 1 * MiB
+    window_min_seconds: float = 2.0
+    window_max_seconds: float = 30.0
+    window_max_bytes: int = 64 * MiB
+    reader_cache_pieces: int = 2
+    enable_utp: bool = True
