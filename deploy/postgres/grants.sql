@@ -4,7 +4,7 @@
 -- audit_events: SELECT, INSERT, UPDATE (ip, user_agent) - append-only audit log: record_event inserts, the admin audit view and export read; account deletion may only blank IP and user agent (personal data), never action, actor, target or time; no DELETE
 -- auth_sessions: SELECT, INSERT, UPDATE - refresh families: sign-in inserts, refresh updates last use and idle expiry, logout/revoke sets revoked_at; revocation is an UPDATE, so no DELETE
 -- catalog_entries: SELECT, INSERT, UPDATE - catalog: search reads, submissions and imports insert/upsert, moderation updates the status (a removed entry stays as 'removed'; never DELETE)
--- catalog_reports: SELECT, INSERT, UPDATE - user reports: filed (INSERT), listed, resolved by moderators (UPDATE)
+-- catalog_reports: SELECT, INSERT, UPDATE (resolved_at) - user reports: filed (INSERT), listed, resolved by moderation (resolved_at only: who reported what and why is never rewritten); no DELETE
 -- indexers: SELECT, INSERT, DELETE - Torznab indexers: read per search, added by admins; DELETE so a removed indexer's encrypted key is gone
 -- login_throttle: SELECT, INSERT, UPDATE, DELETE - sign-in back-off per account key: failures upsert (INSERT … ON CONFLICT UPDATE), a lock updates, a successful sign-in deletes the row
 -- mfa_recovery_codes: SELECT, INSERT, DELETE, UPDATE (used_at) - one-time recovery codes: enabling MFA inserts, a use marks used_at, regenerating or disabling MFA deletes the old set (a replaced secret must not linger)
@@ -23,7 +23,8 @@ GRANT SELECT, INSERT, UPDATE ON TABLE public."auth_sessions" TO :"app_role";
 REVOKE ALL ON TABLE public."catalog_entries" FROM PUBLIC, :"app_role";
 GRANT SELECT, INSERT, UPDATE ON TABLE public."catalog_entries" TO :"app_role";
 REVOKE ALL ON TABLE public."catalog_reports" FROM PUBLIC, :"app_role";
-GRANT SELECT, INSERT, UPDATE ON TABLE public."catalog_reports" TO :"app_role";
+GRANT SELECT, INSERT ON TABLE public."catalog_reports" TO :"app_role";
+GRANT UPDATE ("resolved_at") ON TABLE public."catalog_reports" TO :"app_role";
 REVOKE ALL ON TABLE public."indexers" FROM PUBLIC, :"app_role";
 GRANT SELECT, INSERT, DELETE ON TABLE public."indexers" TO :"app_role";
 REVOKE ALL ON TABLE public."login_throttle" FROM PUBLIC, :"app_role";

@@ -42,7 +42,10 @@ def test_every_lint_or_security_suppression_names_its_rule_and_says_why() -> Non
             ignore = TYPE_IGNORE.search(line)
             if ignore and not ignore.group("codes"):
                 unjustified.append(f"{where}: bare type: ignore")
-    assert not unjustified, "name the rule and the reason inline:\n" + "\n".join(unjustified)
+    assert not unjustified, (
+        "name the rule and the reason (noqa: CODE - reason; nosec B123, then a second hash and the reason):\n"
+        + "\n".join(unjustified)
+    )
 
 
 def test_the_linters_keep_the_security_rules_with_narrow_ignores() -> None:

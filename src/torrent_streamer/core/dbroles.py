@@ -143,7 +143,11 @@ APP_GRANTS: dict[str, TableGrant] = {
         "(a removed entry stays as 'removed'; never DELETE)",
     ),
     "catalog_reports": grant(
-        "SELECT", "INSERT", "UPDATE", why="user reports: filed (INSERT), listed, resolved by moderators (UPDATE)"
+        "SELECT",
+        "INSERT",
+        update_columns=("resolved_at",),
+        why="user reports: filed (INSERT), listed, resolved by moderation (resolved_at only: who reported "
+        "what and why is never rewritten); no DELETE",
     ),
     "indexers": grant(
         "SELECT",
