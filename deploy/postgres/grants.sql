@@ -3,15 +3,19 @@
 -- alembic_version: nothing - schema version: read and written by migrations (owner) only
 -- audit_events: SELECT, INSERT, UPDATE (ip, user_agent) - append-only audit log: record_event inserts, the admin audit view and export read; account deletion may only blank IP and user agent (personal data), never action, actor, target or time; no DELETE
 -- auth_sessions: SELECT, INSERT, UPDATE - refresh families: sign-in inserts, refresh updates last use and idle expiry, logout/revoke sets revoked_at; revocation is an UPDATE, so no DELETE
+-- blocked_info_hashes: SELECT, INSERT, DELETE - takedown list: admins add and lift entries; adds/streams check it
 -- catalog_entries: SELECT, INSERT, UPDATE - catalog: search reads, submissions and imports insert/upsert, moderation updates the status (a removed entry stays as 'removed'; never DELETE)
 -- catalog_reports: SELECT, INSERT, UPDATE (resolved_at) - user reports: filed (INSERT), listed, resolved by moderation (resolved_at only: who reported what and why is never rewritten); no DELETE
 -- indexers: SELECT, INSERT, DELETE - Torznab indexers: read per search, added by admins; DELETE so a removed indexer's encrypted key is gone
+-- library_entries: SELECT, INSERT, DELETE - users add torrents to and remove them from their library; never edited
 -- login_throttle: SELECT, INSERT, UPDATE, DELETE - sign-in back-off per account key: failures upsert (INSERT … ON CONFLICT UPDATE), a lock updates, a successful sign-in deletes the row
 -- mfa_recovery_codes: SELECT, INSERT, DELETE, UPDATE (used_at) - one-time recovery codes: enabling MFA inserts, a use marks used_at, regenerating or disabling MFA deletes the old set (a replaced secret must not linger)
 -- refresh_tokens: SELECT, INSERT, UPDATE (used_at) - refresh tokens (SHA-256 only): each rotation inserts one and marks the old one used (reuse detection needs the used rows); the hash is never rewritten; no DELETE
 -- signing_keys: SELECT, INSERT, UPDATE (retired_at) - JWT key ring: the first key at start-up and `keys rotate` insert, `keys retire` sets retired_at; key material is never rewritten and keys are never deleted (old tokens must stay verifiable until retired)
+-- torrents: SELECT, INSERT, UPDATE, DELETE - one row per info-hash: added on first add, metadata/last-watched updated, deleted when nobody holds it
 -- used_token_ids: SELECT, INSERT, DELETE - spent single-use token ids: insert refuses a second use, expired ids are purged (DELETE), so the table stays bounded
 -- users: SELECT, INSERT, UPDATE, DELETE - registration inserts; profile, password, role, disable and MFA changes update; account deletion (SR-4.5) deletes the row, its sessions and codes follow by ON DELETE CASCADE
+-- watch_history: SELECT, INSERT, UPDATE, DELETE - resume positions: upserted by the player, removed with the user's data
 BEGIN;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM :"app_role";
 REVOKE ALL ON TABLE public."alembic_version" FROM PUBLIC, :"app_role";
@@ -20,6 +24,8 @@ GRANT SELECT, INSERT ON TABLE public."audit_events" TO :"app_role";
 GRANT UPDATE ("ip", "user_agent") ON TABLE public."audit_events" TO :"app_role";
 REVOKE ALL ON TABLE public."auth_sessions" FROM PUBLIC, :"app_role";
 GRANT SELECT, INSERT, UPDATE ON TABLE public."auth_sessions" TO :"app_role";
+REVOKE ALL ON TABLE public."blocked_info_hashes" FROM PUBLIC, :"app_role";
+GRANT SELECT, INSERT, DELETE ON TABLE public."blocked_info_hashes" TO :"app_role";
 REVOKE ALL ON TABLE public."catalog_entries" FROM PUBLIC, :"app_role";
 GRANT SELECT, INSERT, UPDATE ON TABLE public."catalog_entries" TO :"app_role";
 REVOKE ALL ON TABLE public."catalog_reports" FROM PUBLIC, :"app_role";
@@ -27,6 +33,8 @@ GRANT SELECT, INSERT ON TABLE public."catalog_reports" TO :"app_role";
 GRANT UPDATE ("resolved_at") ON TABLE public."catalog_reports" TO :"app_role";
 REVOKE ALL ON TABLE public."indexers" FROM PUBLIC, :"app_role";
 GRANT SELECT, INSERT, DELETE ON TABLE public."indexers" TO :"app_role";
+REVOKE ALL ON TABLE public."library_entries" FROM PUBLIC, :"app_role";
+GRANT SELECT, INSERT, DELETE ON TABLE public."library_entries" TO :"app_role";
 REVOKE ALL ON TABLE public."login_throttle" FROM PUBLIC, :"app_role";
 GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE public."login_throttle" TO :"app_role";
 REVOKE ALL ON TABLE public."mfa_recovery_codes" FROM PUBLIC, :"app_role";
@@ -38,8 +46,12 @@ GRANT UPDATE ("used_at") ON TABLE public."refresh_tokens" TO :"app_role";
 REVOKE ALL ON TABLE public."signing_keys" FROM PUBLIC, :"app_role";
 GRANT SELECT, INSERT ON TABLE public."signing_keys" TO :"app_role";
 GRANT UPDATE ("retired_at") ON TABLE public."signing_keys" TO :"app_role";
+REVOKE ALL ON TABLE public."torrents" FROM PUBLIC, :"app_role";
+GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE public."torrents" TO :"app_role";
 REVOKE ALL ON TABLE public."used_token_ids" FROM PUBLIC, :"app_role";
 GRANT SELECT, INSERT, DELETE ON TABLE public."used_token_ids" TO :"app_role";
 REVOKE ALL ON TABLE public."users" FROM PUBLIC, :"app_role";
 GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE public."users" TO :"app_role";
+REVOKE ALL ON TABLE public."watch_history" FROM PUBLIC, :"app_role";
+GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE public."watch_history" TO :"app_role";
 COMMIT;

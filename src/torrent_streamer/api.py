@@ -19,12 +19,16 @@ API_PREFIX = "/api/v1"
 def build_api_router() -> APIRouter:
     from torrent_streamer.auth.endpoints import router as auth_router
     from torrent_streamer.catalog.endpoints import router as catalog_router
+    from torrent_streamer.streaming.endpoints import router as streaming_router
+    from torrent_streamer.torrents.endpoints import router as torrents_router
     from torrent_streamer.users.endpoints import router as users_router
 
     api = APIRouter(prefix=API_PREFIX, responses=problem_responses(400, 500))  # 400: undecodable body
     api.include_router(auth_router)
     api.include_router(users_router)
     api.include_router(catalog_router)
+    api.include_router(torrents_router)
+    api.include_router(streaming_router)
     return api
 
 
@@ -39,5 +43,6 @@ def lifespan_hooks() -> list[Callable[[Services], AbstractAsyncContextManager[No
     """Start-up/shut-down of domain singletons, in order (each an async context manager)."""
     from torrent_streamer.auth.context import auth_lifespan
     from torrent_streamer.catalog.dependencies import catalog_lifespan
+    from torrent_streamer.torrents.runtime import engine_lifespan
 
-    return [auth_lifespan, catalog_lifespan]
+    return [auth_lifespan, engine_lifespan, catalog_lifespan]

@@ -11,19 +11,24 @@ from torrent_streamer.auth.models import (
 from torrent_streamer.catalog.models import CatalogEntry, CatalogReport, Indexer
 from torrent_streamer.core.audit import AuditEvent
 from torrent_streamer.core.db import Base
+from torrent_streamer.torrents.models import BlockedInfoHash, LibraryEntry, Torrent, WatchHistory
 from torrent_streamer.users.models import User
 
 __all__ = [
     "AuditEvent",
     "AuthSession",
     "Base",
+    "BlockedInfoHash",
     "CatalogEntry",
     "CatalogReport",
     "Indexer",
+    "LibraryEntry",
     "LoginThrottle",
     "RecoveryCode",
     "RefreshToken",
     "SigningKey",
+    "Torrent",
     "UsedTokenId",
     "User",
+    "WatchHistory",
 ]

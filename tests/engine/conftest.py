@@ -10,10 +10,7 @@ import pytest_asyncio
 
 from torrent_streamer.engine import EngineConfig, LibtorrentEngine
 
-from ._asyncio_cfg import pytest_configure
 from .swarm import Media, Seeder, make_media
-
-__all__ = ["pytest_configure"]
 
 
 @pytest.fixture(scope="session")

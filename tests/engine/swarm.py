@@ -30,9 +30,7 @@ def fake_mp4(size_mdat: int, seed: int) -> bytes:
     mdat = _box(b"mdat", rnd.randbytes(size_mdat))
     mvhd = _box(
         b"mvhd",
-        b"\x00\x00\x00\x00"
-        + struct.pack(">IIII", 0, 0, 1000, MOVIE_SECONDS * 1000)
-        + bytes(80),
+        b"\x00\x00\x00\x00" + struct.pack(">IIII", 0, 0, 1000, MOVIE_SECONDS * 1000) + bytes(80),
     )
     moov = _box(b"moov", mvhd + _box(b"free", rnd.randbytes(40_000)))
     return ftyp + mdat + moov
@@ -73,23 +71,15 @@ def make_media(
         p = top / rel
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_bytes(data)
-    entries = [
-        lt.create_file_entry(f"{name}/{rel}", len(data)) for rel, data in files.items()
-    ]
-    ct = lt.create_torrent(
-        entries, PIECE, lt.create_torrent.v1_only if flags is None else flags
-    )
+    entries = [lt.create_file_entry(f"{name}/{rel}", len(data)) for rel, data in files.items()]
+    ct = lt.create_torrent(entries, PIECE, lt.create_torrent.v1_only if flags is None else flags)
     lt.set_piece_hashes(ct, str(root))
     torrent = bytes(lt.bencode(ct.generate()))
     ti = lt.torrent_info(torrent)
     # the engine orders files like libtorrent: check our dict order matches
     fs = ti.layout()
     pad = lt.file_storage.flag_pad_file
-    order = [
-        fs.file_path(i).split("/", 1)[1]
-        for i in range(fs.num_files())
-        if not fs.file_flags(i) & pad
-    ]
+    order = [fs.file_path(i).split("/", 1)[1] for i in range(fs.num_files()) if not fs.file_flags(i) & pad]
     files = {rel: files[rel] for rel in order}
     ih = ti.info_hashes()
     return Media(root, name, files, torrent, str(ih.v1) if ih.has_v1() else str(ih.v2))
@@ -127,6 +117,12 @@ class Seeder:
                 "alert_mask": int(lt.alert_category.status | lt.alert_category.error),
             }
         )
+        if upload_rate_limit:
+            # libtorrent puts loopback/LAN peers in the local peer class, which ignores rate
+            # limits: put every address in the global class so the throttle really applies.
+            everyone = lt.ip_filter()
+            everyone.add_rule("0.0.0.0", "255.255.255.255", 1 << self.ses.global_peer_class_id)
+            self.ses.set_peer_class_filter(everyone)
         listen = wait_alert(self.ses, lt.listen_succeeded_alert)
         atp = lt.add_torrent_params()
         atp.ti = lt.torrent_info(media.torrent)

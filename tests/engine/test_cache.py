@@ -21,14 +21,10 @@ async def _download_file(engine: LibtorrentEngine, key: str, index: int) -> None
             pos += len(await r.read(pos, 1 << 20))
 
 
-async def test_lru_eviction_under_tiny_cache_limit(
-    tmp_path: Path, media: Media, seeder: Seeder
-) -> None:
+async def test_lru_eviction_under_tiny_cache_limit(tmp_path: Path, media: Media, seeder: Seeder) -> None:
     other = make_media(tmp_path / "other", name="Other", mdat=256 * 1024, seed=3)
     other_seeder = Seeder(other)
-    engine = LibtorrentEngine(
-        leech_config(tmp_path / "leech", cache_limit_bytes=3_400_000)
-    )
+    engine = LibtorrentEngine(leech_config(tmp_path / "leech", cache_limit_bytes=3_400_000))
     await engine.start()
     try:
         a = (await engine.add_torrent_file(media.torrent)).info_hash
@@ -48,9 +44,7 @@ async def test_lru_eviction_under_tiny_cache_limit(
         with pytest.raises(TorrentNotFound):
             engine.status(a)
         assert not (tmp_path / "leech" / "downloads" / media.name).exists()
-        assert not (
-            tmp_path / "leech" / "state" / "resume" / f"{a}.fastresume"
-        ).exists()
+        assert not (tmp_path / "leech" / "state" / "resume" / f"{a}.fastresume").exists()
         assert engine.status(b).progress > 0
 
         # an open reader protects a torrent even when it is the oldest
@@ -68,9 +62,7 @@ async def test_lru_eviction_under_tiny_cache_limit(
         other_seeder.close()
 
 
-async def test_idle_torrent_is_paused_and_resumed_on_open(
-    tmp_path: Path, media: Media, seeder: Seeder
-) -> None:
+async def test_idle_torrent_is_paused_and_resumed_on_open(tmp_path: Path, media: Media, seeder: Seeder) -> None:
     engine = LibtorrentEngine(leech_config(tmp_path, idle_pause_seconds=0.0))
     await engine.start()
     try:

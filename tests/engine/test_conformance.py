@@ -34,9 +34,7 @@ class Case:
 
 
 @pytest_asyncio.fixture(params=["memory", "libtorrent"])
-async def case(
-    request: pytest.FixtureRequest, tmp_path: Path, media: Media, seeder: Seeder
-) -> AsyncIterator[Case]:
+async def case(request: pytest.FixtureRequest, tmp_path: Path, media: Media, seeder: Seeder) -> AsyncIterator[Case]:
     cfg = leech_config(tmp_path)
     engine: Engine
     if request.param == "memory":
@@ -59,11 +57,14 @@ async def test_protocol_and_status(case: Case) -> None:
     e = case.engine
     assert isinstance(e, Engine)
     st = e.status(case.key)
-    assert st.info_hash == case.key and st.has_metadata
+    assert st.info_hash == case.key
+    assert st.has_metadata
     assert [f.name.split("/", 1)[1] for f in st.files] == list(case.media.files)
     movie = st.files[case.media.file_index("movie.mp4")]
-    assert movie.mime == "video/mp4" and movie.streamable
-    assert movie.first_piece == 0 and movie.last_piece == (movie.size - 1) // PIECE
+    assert movie.mime == "video/mp4"
+    assert movie.streamable
+    assert movie.first_piece == 0
+    assert movie.last_piece == (movie.size - 1) // PIECE
     assert [s.info_hash for s in e.list_status()] == [case.key]
     assert e.stats().active_torrents >= 0
 
@@ -74,7 +75,8 @@ async def test_reads_are_exact_and_bounded(case: Case) -> None:
     content = case.media.files["extras/sample.bin"]
     async with await e.open_reader(case.key, idx) as r:
         assert isinstance(r, FileReader)
-        assert r.size == len(content) and r.file_info.index == idx
+        assert r.size == len(content)
+        assert r.file_info.index == idx
         for off in (0, 1, PIECE - 5, len(content) // 2, len(content) - 1):
             data = await r.read(off, 1 << 20)
             absolute = r.file_info.offset + off
@@ -100,7 +102,8 @@ async def test_errors(case: Case) -> None:
     with pytest.raises(TorrentNotFound):
         await e.open_reader("00" * 20, 0)
     again = await e.add_torrent_file(case.media.torrent)
-    assert again.info_hash == case.key and len(e.list_status()) == 1
+    assert again.info_hash == case.key
+    assert len(e.list_status()) == 1
 
 
 async def test_remove(case: Case) -> None:

@@ -28,26 +28,20 @@ def _magnet(media: Media, port: int) -> str:
     return f"magnet:?xt=urn:btih:{media.info_hash}&dn=Movie&x.pe=127.0.0.1:{port}"
 
 
-async def test_magnet_fetches_metadata_then_streams(
-    engine: LibtorrentEngine, media: Media, seeder: Seeder
-) -> None:
+async def test_magnet_fetches_metadata_then_streams(engine: LibtorrentEngine, media: Media, seeder: Seeder) -> None:
     info = await engine.add_magnet(_magnet(media, seeder.port))
     assert info.info_hash == media.info_hash
     full = await engine.wait_metadata(info.info_hash, 30)
-    assert full.has_metadata and [f.name.split("/", 1)[1] for f in full.files] == list(
-        media.files
-    )
+    assert full.has_metadata
+    assert [f.name.split("/", 1)[1] for f in full.files] == list(media.files)
     again = await engine.add_magnet(_magnet(media, seeder.port))  # idempotent
-    assert again.info_hash == info.info_hash and len(engine.list_status()) == 1
-    async with await engine.open_reader(
-        info.info_hash, media.file_index("movie.srt")
-    ) as r:
+    assert again.info_hash == info.info_hash
+    assert len(engine.list_status()) == 1
+    async with await engine.open_reader(info.info_hash, media.file_index("movie.srt")) as r:
         assert await r.read(0, 100) == media.files["movie.srt"]
 
 
-async def test_known_magnet_uses_cached_info_dict(
-    tmp_path: Path, media: Media, seeder: Seeder
-) -> None:
+async def test_known_magnet_uses_cached_info_dict(tmp_path: Path, media: Media, seeder: Seeder) -> None:
     cfg = leech_config(tmp_path)
     engine = LibtorrentEngine(cfg)
     await engine.start()
@@ -57,7 +51,8 @@ async def test_known_magnet_uses_cached_info_dict(
         await engine.remove(info.info_hash, delete_files=True)
         # no peers this time: metadata can only come from the cache
         again = await engine.add_magnet(f"magnet:?xt=urn:btih:{media.info_hash}")
-        assert again.has_metadata and len(again.files) == 3
+        assert again.has_metadata
+        assert len(again.files) == 3
         assert (await engine.wait_metadata(again.info_hash, 0.01)).has_metadata
     finally:
         await engine.close()
@@ -119,9 +114,7 @@ asyncio.run(main())
 """
 
 
-async def test_resume_after_sigkill_does_not_redownload(
-    tmp_path: Path, media: Media, seeder: Seeder
-) -> None:
+async def test_resume_after_sigkill_does_not_redownload(tmp_path: Path, media: Media, seeder: Seeder) -> None:
     torrent = tmp_path / "t.torrent"
     torrent.write_bytes(media.torrent)
     root = str(Path(__file__).resolve().parents[2])
@@ -153,32 +146,23 @@ async def test_resume_after_sigkill_does_not_redownload(
         key = media.info_hash
         assert engine.status(key).has_metadata
         engine.connect_peer(key, "127.0.0.1", seeder.port)
-        st = await engine.wait_status(
-            key, lambda s: s.state not in ("checking", "metadata"), 30
-        )
+        st = await engine.wait_status(key, lambda s: s.state not in ("checking", "metadata"), 30)
         movie = len(media.files["movie.mp4"])
         assert st.downloaded_bytes >= movie - 32 * 1024
         async with await engine.open_reader(key, media.file_index("movie.mp4")) as r:
-            assert (
-                await r.read(movie // 2, 1000)
-                == media.files["movie.mp4"][movie // 2 : movie // 2 + 1000]
-            )
+            assert await r.read(movie // 2, 1000) == media.files["movie.mp4"][movie // 2 : movie // 2 + 1000]
         assert engine.payload_downloaded(key) == 0
     finally:
         await engine.close()
 
 
-async def test_close_saves_resume_and_restart_restores(
-    tmp_path: Path, media: Media, seeder: Seeder
-) -> None:
+async def test_close_saves_resume_and_restart_restores(tmp_path: Path, media: Media, seeder: Seeder) -> None:
     cfg = leech_config(tmp_path, resume_save_interval=3600.0)
     engine = LibtorrentEngine(cfg)
     await engine.start()
     key = (await engine.add_torrent_file(media.torrent)).info_hash
     engine.connect_peer(key, "127.0.0.1", seeder.port)
-    async with await engine.open_reader(
-        key, media.file_index("extras/sample.bin")
-    ) as r:
+    async with await engine.open_reader(key, media.file_index("extras/sample.bin")) as r:
         pos = 0
         while pos < r.size:
             pos += len(await r.read(pos, 1 << 20))
@@ -188,14 +172,10 @@ async def test_close_saves_resume_and_restart_restores(
     again = LibtorrentEngine(cfg)
     await again.start()
     try:
-        st = await again.wait_status(
-            key, lambda s: s.state not in ("checking", "metadata"), 30
-        )
+        st = await again.wait_status(key, lambda s: s.state not in ("checking", "metadata"), 30)
         assert st.downloaded_bytes >= len(media.files["extras/sample.bin"])
         assert again.payload_downloaded(key) == 0
-        async with await again.open_reader(
-            key, media.file_index("extras/sample.bin")
-        ) as r:
+        async with await again.open_reader(key, media.file_index("extras/sample.bin")) as r:
             assert await r.read(5, 100) == media.files["extras/sample.bin"][5:105]
     finally:
         await again.close()

@@ -43,9 +43,7 @@ async def _read_exact(r, offset: int, n: int) -> bytes:  # type: ignore[no-untyp
     return out
 
 
-async def test_reads_start_middle_end_and_tail(
-    engine: LibtorrentEngine, media: Media, seeder: Seeder
-) -> None:
+async def test_reads_start_middle_end_and_tail(engine: LibtorrentEngine, media: Media, seeder: Seeder) -> None:
     key = await _add(engine, media, seeder)
     content = media.files["movie.mp4"]
     async with await engine.open_reader(key, media.file_index("movie.mp4")) as r:
@@ -59,13 +57,9 @@ async def test_reads_start_middle_end_and_tail(
             await r.read(len(content), 1)
 
 
-async def test_read_never_crosses_a_piece_end(
-    engine: LibtorrentEngine, media: Media, seeder: Seeder
-) -> None:
+async def test_read_never_crosses_a_piece_end(engine: LibtorrentEngine, media: Media, seeder: Seeder) -> None:
     key = await _add(engine, media, seeder)
-    async with await engine.open_reader(
-        key, media.file_index("extras/sample.bin")
-    ) as r:
+    async with await engine.open_reader(key, media.file_index("extras/sample.bin")) as r:
         f = r.file_info
         plen = engine.status(key).total_size and 32 * 1024
         data = await r.read(0, 10**9)
@@ -73,9 +67,7 @@ async def test_read_never_crosses_a_piece_end(
         assert data == media.files["extras/sample.bin"][: len(data)]
 
 
-async def test_small_file_in_shared_piece(
-    engine: LibtorrentEngine, media: Media, seeder: Seeder
-) -> None:
+async def test_small_file_in_shared_piece(engine: LibtorrentEngine, media: Media, seeder: Seeder) -> None:
     key = await _add(engine, media, seeder)
     async with await engine.open_reader(key, media.file_index("movie.srt")) as r:
         assert await r.read(0, 1 << 20) == media.files["movie.srt"]
@@ -94,9 +86,7 @@ async def test_cold_seek_to_60_percent_before_complete(
     try:
         key = await _add(engine, slow_media, slow_seeder)
         content = slow_media.files["movie.mp4"]
-        async with await engine.open_reader(
-            key, slow_media.file_index("movie.mp4")
-        ) as r:
+        async with await engine.open_reader(key, slow_media.file_index("movie.mp4")) as r:
             off = int(len(content) * 0.6)
             t0 = time.monotonic()
             data = await _read_exact(r, off, 4096)
@@ -109,14 +99,9 @@ async def test_cold_seek_to_60_percent_before_complete(
             t = engine._torrents[key]
             assert await _read_exact(r, 100, 4096) == content[100:4196]
             plen = 32 * 1024
-            assert (
-                all(
-                    p < (off // plen) or p > (off // plen) + 2 or p in t.have
-                    for p in t.deadlines
-                )
-                or True
-            )
-        assert rec.first and rec.seeks
+            assert all(p < (off // plen) or p > (off // plen) + 2 or p in t.have for p in t.deadlines) or True
+        assert rec.first
+        assert rec.seeks
     finally:
         await engine.close()
 
@@ -127,9 +112,7 @@ async def test_store_buffer_race_sequential_read_throttled(
     """Each piece is read right after piece_finished_alert; bytes must be exact."""
     key = await _add(engine, slow_media, slow_seeder)
     content = slow_media.files["extras/sample.bin"]
-    async with await engine.open_reader(
-        key, slow_media.file_index("extras/sample.bin")
-    ) as r:
+    async with await engine.open_reader(key, slow_media.file_index("extras/sample.bin")) as r:
         got = bytearray()
         while len(got) < r.size:
             chunk = await r.read(len(got), 64 * 1024)
@@ -207,9 +190,7 @@ async def test_probe_does_not_wreck_active_window(
     await player.aclose()
 
 
-async def test_time_to_first_byte_is_reported(
-    tmp_path, media: Media, seeder: Seeder
-) -> None:  # type: ignore[no-untyped-def]
+async def test_time_to_first_byte_is_reported(tmp_path, media: Media, seeder: Seeder) -> None:  # type: ignore[no-untyped-def]
     from .conftest import leech_config
 
     rec = Recorder()
@@ -225,9 +206,7 @@ async def test_time_to_first_byte_is_reported(
         await engine.close()
 
 
-async def test_mp4_moov_located_and_prioritised(
-    engine: LibtorrentEngine, media: Media, seeder: Seeder
-) -> None:
+async def test_mp4_moov_located_and_prioritised(engine: LibtorrentEngine, media: Media, seeder: Seeder) -> None:
     key = await _add(engine, media, seeder)
     idx = media.file_index("movie.mp4")
     content = media.files["movie.mp4"]
@@ -244,26 +223,19 @@ async def test_mp4_moov_located_and_prioritised(
 
 
 @pytest.mark.parametrize("kind", ["hybrid", "v2"])
-async def test_hybrid_and_v2_torrents_stream_exact_bytes(
-    engine: LibtorrentEngine, tmp_path, kind: str
-) -> None:  # type: ignore[no-untyped-def]
+async def test_hybrid_and_v2_torrents_stream_exact_bytes(engine: LibtorrentEngine, tmp_path, kind: str) -> None:  # type: ignore[no-untyped-def]
     import libtorrent as lt
 
     from .swarm import make_media
 
     flags = 0 if kind == "hybrid" else lt.create_torrent.v2_only
-    m = make_media(
-        tmp_path / kind, name=kind.upper(), mdat=300 * 1024, seed=11, flags=flags
-    )
+    m = make_media(tmp_path / kind, name=kind.upper(), mdat=300 * 1024, seed=11, flags=flags)
     s = Seeder(m)
     try:
         info = await engine.add_torrent_file(m.torrent)
-        assert info.info_hash == m.info_hash and len(info.info_hash) == (
-            40 if kind == "hybrid" else 64
-        )
-        assert [f.name.split("/", 1)[1] for f in info.files] == list(
-            m.files
-        )  # no pad files
+        assert info.info_hash == m.info_hash
+        assert len(info.info_hash) == (40 if kind == "hybrid" else 64)
+        assert [f.name.split("/", 1)[1] for f in info.files] == list(m.files)  # no pad files
         engine.connect_peer(info.info_hash, "127.0.0.1", s.port)
         for rel, content in m.files.items():
             async with await engine.open_reader(info.info_hash, m.file_index(rel)) as r:

@@ -155,6 +155,26 @@ APP_GRANTS: dict[str, TableGrant] = {
         "DELETE",
         why="Torznab indexers: read per search, added by admins; DELETE so a removed indexer's encrypted key is gone",
     ),
+    "torrents": grant(
+        "SELECT",
+        "INSERT",
+        "UPDATE",
+        "DELETE",
+        why="one row per info-hash: added on first add, metadata/last-watched updated, deleted when nobody holds it",
+    ),
+    "library_entries": grant(
+        "SELECT", "INSERT", "DELETE", why="users add torrents to and remove them from their library; never edited"
+    ),
+    "watch_history": grant(
+        "SELECT",
+        "INSERT",
+        "UPDATE",
+        "DELETE",
+        why="resume positions: upserted by the player, removed with the user's data",
+    ),
+    "blocked_info_hashes": grant(
+        "SELECT", "INSERT", "DELETE", why="takedown list: admins add and lift entries; adds/streams check it"
+    ),
 }
 
 

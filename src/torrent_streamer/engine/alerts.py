@@ -161,11 +161,7 @@ class AlertPump:
                     )
                 )
             else:
-                events.append(
-                    Event(
-                        "read", ih_of(a.handle.info_hashes()), a.piece, bytes(a.buffer)
-                    )
-                )
+                events.append(Event("read", ih_of(a.handle.info_hashes()), a.piece, bytes(a.buffer)))
         elif isinstance(a, lt.save_resume_data_alert):
             ih = ih_of(a.handle.info_hashes())
             try:
@@ -173,13 +169,9 @@ class AlertPump:
                 events.append(Event("saved", ih))
             except Exception as exc:  # noqa: BLE001 - report as a failed save
                 log.warning("writing resume data failed: %s", exc)
-                events.append(
-                    Event("save_failed", ih, message="cannot write resume data")
-                )
+                events.append(Event("save_failed", ih, message="cannot write resume data"))
         elif isinstance(a, lt.save_resume_data_failed_alert):
-            events.append(
-                Event("save_failed", ih_of(a.handle.info_hashes()), message=a.message())
-            )
+            events.append(Event("save_failed", ih_of(a.handle.info_hashes()), message=a.message()))
         elif isinstance(a, lt.metadata_received_alert):
             events.append(Event("metadata", ih_of(a.handle.info_hashes())))
         elif isinstance(a, lt.torrent_finished_alert):
@@ -199,15 +191,14 @@ class AlertPump:
                 )
             )
         elif isinstance(a, lt.torrent_error_alert):
-            events.append(
-                Event("error", ih_of(a.handle.info_hashes()), message=a.error.message())
-            )
+            events.append(Event("error", ih_of(a.handle.info_hashes()), message=a.error.message()))
         elif isinstance(a, lt.state_changed_alert):
             prev = str(a.prev_state).rsplit(".", 1)[-1]
             new = str(a.state).rsplit(".", 1)[-1]
             if prev in ("finished", "seeding") and new == "downloading":
                 events.append(Event("unfinished", ih_of(a.handle.info_hashes())))
+        elif isinstance(a, lt.file_prio_alert):
+            # New file priorities reset every piece priority, deadlines included: re-apply them.
+            events.append(Event("file_prio", ih_of(a.handle.info_hashes())))
         elif isinstance(a, lt.hash_failed_alert):
-            events.append(
-                Event("hash_failed", ih_of(a.handle.info_hashes()), a.piece_index)
-            )
+            events.append(Event("hash_failed", ih_of(a.handle.info_hashes()), a.piece_index))

@@ -89,6 +89,9 @@ class EngineEvents:
             t.reconnect(self.config.enable_dht)
         elif e.kind == "finished":
             t.handle.save_resume_data(SAVE_FLAGS)
+        elif e.kind == "file_prio":
+            t.deadlines.clear()
+            t.apply_deadlines()
         elif e.kind in ("storage_error", "error"):
             t.error = "storage error" if e.kind == "storage_error" else "torrent error"
 

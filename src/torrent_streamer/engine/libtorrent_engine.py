@@ -50,9 +50,7 @@ CLOSE_SAVE_TIMEOUT = 15.0
 class LibtorrentEngine(EngineEvents):
     """`Engine` backed by libtorrent. Create in the app's lifespan; `await start()` first."""
 
-    def __init__(
-        self, config: EngineConfig, observer: EngineObserver | None = None
-    ) -> None:
+    def __init__(self, config: EngineConfig, observer: EngineObserver | None = None) -> None:
         self.config = config
         self._observer = observer
         self._store = StateStore(config.state_dir)
@@ -75,13 +73,9 @@ class LibtorrentEngine(EngineEvents):
         ses = await asyncio.to_thread(_make_session, session_settings(cfg))
         ses.set_ip_filter(build_ip_filter(cfg))
         self._ses = ses
-        self._pump = AlertPump(
-            ses, asyncio.get_running_loop(), self._dispatch, self._write_resume
-        )
+        self._pump = AlertPump(ses, asyncio.get_running_loop(), self._dispatch, self._write_resume)
         self._pump.start()
-        for key, buf in await asyncio.to_thread(
-            self._store.load_all_resume, cfg.max_torrent_file_bytes
-        ):
+        for key, buf in await asyncio.to_thread(self._store.load_all_resume, cfg.max_torrent_file_bytes):
             try:
                 atp = lt.read_resume_data(buf, lt_limits(cfg))
                 ti = atp.ti
@@ -109,9 +103,7 @@ class LibtorrentEngine(EngineEvents):
                 await r.aclose()
             fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
             t.resume_waiters.append(fut)
-            t.handle.save_resume_data(
-                SAVE_FLAGS | lt.save_resume_flags_t.flush_disk_cache
-            )
+            t.handle.save_resume_data(SAVE_FLAGS | lt.save_resume_flags_t.flush_disk_cache)
             waits.append(fut)
         if waits:
             with contextlib.suppress(TimeoutError):
@@ -146,9 +138,7 @@ class LibtorrentEngine(EngineEvents):
                 return self._torrents[k].info
         atp = lt.parse_magnet_uri(m.canonical_uri())
         ti = None
-        cached = await asyncio.to_thread(
-            self._store.load_info, m.key, cfg.max_torrent_file_bytes
-        )
+        cached = await asyncio.to_thread(self._store.load_info, m.key, cfg.max_torrent_file_bytes)
         if cached is not None:
             with contextlib.suppress(EngineError):
                 ti = parse_torrent_file(cached, cfg)
@@ -188,13 +178,9 @@ class LibtorrentEngine(EngineEvents):
             atp.flags &= ~(lt.torrent_flags.auto_managed | lt.torrent_flags.paused)
             atp.flags &= ~lt.torrent_flags.sequential_download
             if fresh and ti is None:
-                atp.flags |= (
-                    lt.torrent_flags.default_dont_download
-                )  # until we choose files
+                atp.flags |= lt.torrent_flags.default_dont_download  # until we choose files
             if fresh and ti is not None:
-                atp.file_priorities = initial_priorities(
-                    torrent_info_of(key, ti, "").files
-                )
+                atp.file_priorities = initial_priorities(torrent_info_of(key, ti, "").files)
             try:
                 handle = await asyncio.to_thread(self.session.add_torrent, atp)
             except RuntimeError as exc:
@@ -204,9 +190,7 @@ class LibtorrentEngine(EngineEvents):
             self._removed.discard(key)
             self._torrents[key] = t
             if ti is not None:
-                self._spawn(
-                    asyncio.to_thread(self._store.save_info, key, torrent_bytes(ti))
-                )
+                self._spawn(asyncio.to_thread(self._store.save_info, key, torrent_bytes(ti)))
             fut.set_result(t)
             if ti is None and await asyncio.to_thread(handle.torrent_file) is not None:
                 # metadata_received_alert raced ahead of our registration
@@ -282,11 +266,7 @@ class LibtorrentEngine(EngineEvents):
             t.reconnect(self.config.enable_dht)
         r = LtFileReader(t, f, self.config, self._observer, self._reader_closed)
         t.readers.add(r)
-        if (
-            f.streamable
-            and f.index not in t.moov
-            and f.name.lower().endswith(_MP4_SUFFIXES)
-        ):
+        if f.streamable and f.index not in t.moov and f.name.lower().endswith(_MP4_SUFFIXES):
             t.moov[f.index] = (0, 0)  # placeholder: located once
             self._spawn(self._locate_moov(t, f))
         return r
@@ -365,9 +345,7 @@ class LibtorrentEngine(EngineEvents):
 
     async def _save_all(self) -> None:
         for t in self._torrents.values():
-            t.handle.save_resume_data(
-                SAVE_FLAGS | lt.save_resume_flags_t.only_if_modified
-            )
+            t.handle.save_resume_data(SAVE_FLAGS | lt.save_resume_flags_t.only_if_modified)
 
     async def _maintain(self) -> None:
         idle = self.config.idle_pause_seconds

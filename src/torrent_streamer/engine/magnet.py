@@ -38,7 +38,8 @@ class Magnet:
     def key(self) -> str:
         """The engine's identifier: v1 hex if present, else v2 hex."""
         key = self.v1 or self.v2
-        assert key is not None
+        if key is None:  # unreachable: the parser refuses a magnet without a hash
+            raise ValueError("magnet without an info-hash")
         return key
 
     def canonical_uri(self) -> str:

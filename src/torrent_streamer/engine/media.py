@@ -64,14 +64,8 @@ def is_streamable(mime: str) -> bool:
 
 def display_name(path: str) -> str:
     """A display path: printable characters only, `/` separators, no `.`/`..` parts."""
-    cleaned = "".join(
-        c if unicodedata.category(c)[0] != "C" else "_" for c in path.replace("\\", "/")
-    )
-    parts = [
-        p[:MAX_DISPLAY_COMPONENT]
-        for p in cleaned.split("/")
-        if p not in ("", ".", "..")
-    ]
+    cleaned = "".join(c if unicodedata.category(c)[0] != "C" else "_" for c in path.replace("\\", "/"))
+    parts = [p[:MAX_DISPLAY_COMPONENT] for p in cleaned.split("/") if p not in ("", ".", "..")]
     return "/".join(parts) or "_"
 
 

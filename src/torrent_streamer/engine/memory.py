@@ -35,23 +35,18 @@ from .types import (
 )
 
 
-def build_torrent(
-    name: str, files: list[tuple[str, bytes]], piece_length: int = 16384
-) -> bytes:
+def build_torrent(name: str, files: list[tuple[str, bytes]], piece_length: int = 16384) -> bytes:
     """A v1 .torrent for `files` (paths relative to `name`, `/`-separated)."""
     blob = b"".join(data for _, data in files)
     pieces = b"".join(
-        hashlib.sha1(blob[i : i + piece_length]).digest()
+        hashlib.sha1(blob[i : i + piece_length], usedforsecurity=False).digest()
         for i in range(0, len(blob), piece_length)
     )
     info = {
         b"name": name.encode(),
         b"piece length": piece_length,
         b"pieces": pieces,
-        b"files": [
-            {b"path": [p.encode() for p in path.split("/")], b"length": len(data)}
-            for path, data in files
-        ],
+        b"files": [{b"path": [p.encode() for p in path.split("/")], b"length": len(data)} for path, data in files],
     }
     return bytes(lt.bencode(cast(Any, {b"info": info})))
 
@@ -68,9 +63,7 @@ class _MemTorrent:
 class MemoryFileReader:
     """`FileReader` over bytes held in memory; same bounds and errors as the real one."""
 
-    def __init__(
-        self, t: _MemTorrent, file: FileInfo, observer: EngineObserver | None
-    ) -> None:
+    def __init__(self, t: _MemTorrent, file: FileInfo, observer: EngineObserver | None) -> None:
         self._t = t
         self._file = file
         self._observer = observer
@@ -127,20 +120,14 @@ class MemoryFileReader:
 class MemoryEngine:
     """`Engine` held in memory. `seed()` registers content; adds then behave as if complete."""
 
-    def __init__(
-        self, config: EngineConfig | None = None, observer: EngineObserver | None = None
-    ) -> None:
-        self.config = config or EngineConfig(
-            download_dir=Path("/nonexistent"), state_dir=Path("/nonexistent")
-        )
+    def __init__(self, config: EngineConfig | None = None, observer: EngineObserver | None = None) -> None:
+        self.config = config or EngineConfig(download_dir=Path("/nonexistent"), state_dir=Path("/nonexistent"))
         self._observer = observer
         self._content: dict[str, bytes] = {}
         self._torrents: dict[str, _MemTorrent] = {}
         self._content_torrents: dict[str, bytes] = {}
 
-    def seed(
-        self, name: str, files: list[tuple[str, bytes]], piece_length: int = 16384
-    ) -> bytes:
+    def seed(self, name: str, files: list[tuple[str, bytes]], piece_length: int = 16384) -> bytes:
         """Build a torrent from `files`, remember its bytes, return the .torrent data."""
         data = build_torrent(name, files, piece_length)
         ti = lt.torrent_info(data)
@@ -168,9 +155,7 @@ class MemoryEngine:
         data = self._content_torrents.get(m.key)
         if data is not None:
             return await self.add_torrent_file(data)
-        t = _MemTorrent(
-            torrent_info_of(m.key, None, m.name or ""), None, asyncio.Event()
-        )
+        t = _MemTorrent(torrent_info_of(m.key, None, m.name or ""), None, asyncio.Event())
         self._torrents[m.key] = t
         return t.info
 
@@ -204,10 +189,7 @@ class MemoryEngine:
         t = self._get(info_hash)
         i = t.info
         done = i.total_size if i.has_metadata else 0
-        readers = [
-            ReaderStatus(r.file_info.index, r.position, r.size - r.position, 0.0)
-            for r in t.readers
-        ]
+        readers = [ReaderStatus(r.file_info.index, r.position, r.size - r.position, 0.0) for r in t.readers]
         return TorrentStatus(
             i.info_hash,
             i.name,

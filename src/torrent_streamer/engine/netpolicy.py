@@ -43,9 +43,7 @@ _LOCAL_SUFFIXES = (
     ".home.arpa",
     ".localdomain",
 )
-_HOST_RE = re.compile(
-    r"^[a-z0-9](?:[a-z0-9-]{0,62})(?:\.[a-z0-9_](?:[a-z0-9_-]{0,62}))*\.?$"
-)
+_HOST_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62})(?:\.[a-z0-9_](?:[a-z0-9_-]{0,62}))*\.?$")
 _NUMERIC_HOST_RE = re.compile(r"^[0-9a-fx.]+$")
 MAX_URL_LENGTH = 2048
 TRACKER_SCHEMES = frozenset({"http", "https", "udp"})
@@ -100,9 +98,7 @@ def check_host(host: str, allow_private: bool) -> None:
     if parse_ip(h) is None and not _HOST_RE.match(h):
         raise BlockedAddress("invalid host name")
     if not allow_private and is_blocked_host(h):
-        raise BlockedAddress(
-            "address on a private, loopback or link-local network is not allowed"
-        )
+        raise BlockedAddress("address on a private, loopback or link-local network is not allowed")
 
 
 def check_url(url: str, schemes: frozenset[str], allow_private: bool) -> str:

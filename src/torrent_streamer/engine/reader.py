@@ -48,9 +48,7 @@ class LtFileReader:
         self._observer = observer
         self._on_close = on_close
         self._pin = not internal and file.streamable
-        self._params = WindowParams(
-            cfg.window_min_seconds, cfg.window_max_seconds, cfg.window_max_bytes
-        )
+        self._params = WindowParams(cfg.window_min_seconds, cfg.window_max_seconds, cfg.window_max_bytes)
         self._cache: OrderedDict[int, bytes] = OrderedDict()
         self._closed = False
         self._opened_at = time.monotonic()
@@ -114,18 +112,14 @@ class LtFileReader:
         moov = self._t.moov.get(f.index)
         if moov is not None:
             plen = self._t.info.piece_length
-            for p in range(
-                (f.offset + moov[0]) // plen, (f.offset + moov[1] - 1) // plen + 1
-            ):
+            for p in range((f.offset + moov[0]) // plen, (f.offset + moov[1] - 1) // plen + 1):
                 pins[p] = HEAD_TAIL_DEADLINE_MS
         return {p: ms for p, ms in pins.items() if p not in self._t.have}
 
     def _move(self, offset: int, piece: int) -> bool:
         """Update the cursor and window; returns True when this read is a seek."""
         plen = self._t.info.piece_length
-        sequential = self._last_end is not None and (
-            self._last_end - plen <= offset <= self._last_end + 2 * plen
-        )
+        sequential = self._last_end is not None and (self._last_end - plen <= offset <= self._last_end + 2 * plen)
         seek = self._reads > 0 and not sequential
         if sequential and self._last_end is not None:
             self._bytes_since_seek += max(0, offset - self._last_end) + 1
@@ -133,12 +127,7 @@ class LtFileReader:
             self._bytes_since_seek = 0
         self.position = offset
         capped = self._bytes_since_seek == 0
-        if (
-            piece == self.last_piece_read
-            and not seek
-            and self.plan
-            and capped == self._capped
-        ):
+        if piece == self.last_piece_read and not seek and self.plan and capped == self._capped:
             return seek
         self._capped = capped
         self.last_piece_read = piece
@@ -214,16 +203,8 @@ class LtFileReader:
         absolute = f.offset + min(self.position, max(f.size - 1, 0))
         piece = absolute // plen
         run = self._t.contiguous_have(piece, f.last_piece)
-        ahead = (
-            0 if run == 0 else min(f.offset + f.size, (piece + run) * plen) - absolute
-        )
-        need = min(
-            int(self._bitrate() * self._cfg.window_min_seconds), f.size - self.position
-        )
+        ahead = 0 if run == 0 else min(f.offset + f.size, (piece + run) * plen) - absolute
+        need = min(int(self._bitrate() * self._cfg.window_min_seconds), f.size - self.position)
         missing = max(0, need - ahead)
-        eta = (
-            0.0
-            if missing == 0
-            else (missing / download_rate if download_rate > 0 else -1.0)
-        )
+        eta = 0.0 if missing == 0 else (missing / download_rate if download_rate > 0 else -1.0)
         return ReaderStatus(f.index, self.position, max(0, ahead), eta)

@@ -15,21 +15,14 @@ from .config import EngineConfig
 from .netpolicy import BLOCKED_NETWORKS
 
 ALERT_MASK = (
-    lt.alert_category.status
-    | lt.alert_category.storage
-    | lt.alert_category.piece_progress
-    | lt.alert_category.error
+    lt.alert_category.status | lt.alert_category.storage | lt.alert_category.piece_progress | lt.alert_category.error
 )
 
 
 def proxy_settings(url: str) -> dict[str, Any]:
     """Settings routing all engine traffic through a SOCKS5 proxy URL."""
     parts = urlsplit(url)
-    if (
-        parts.scheme not in ("socks5", "socks5h")
-        or not parts.hostname
-        or not parts.port
-    ):
+    if parts.scheme not in ("socks5", "socks5h") or not parts.hostname or not parts.port:
         raise ValueError("proxy_url must be socks5://[user:pass@]host:port")
     out: dict[str, Any] = {
         "proxy_hostname": parts.hostname,

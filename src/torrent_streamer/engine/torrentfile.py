@@ -46,9 +46,7 @@ def _check_component(raw: Any, cfg: EngineConfig) -> None:
     except UnicodeDecodeError as exc:
         raise InvalidTorrent("file name is not UTF-8") from exc
     if text in (".", "..") or _BAD_COMPONENT.search(text):
-        raise InvalidTorrent(
-            "unsafe file name (traversal, separator or control character)"
-        )
+        raise InvalidTorrent("unsafe file name (traversal, separator or control character)")
     if re.match(r"^[A-Za-z]:", text):
         raise InvalidTorrent("absolute file name")
 
@@ -126,9 +124,7 @@ def check_info_dict(info: Any, cfg: EngineConfig) -> None:
     if total > cfg.max_total_size:
         raise InvalidTorrent("declared size too large")
     pieces = info.get(b"pieces")
-    if isinstance(pieces, bytes) and (
-        len(pieces) % 20 or len(pieces) // 20 > cfg.max_pieces
-    ):
+    if isinstance(pieces, bytes) and (len(pieces) % 20 or len(pieces) // 20 > cfg.max_pieces):
         raise InvalidTorrent("too many pieces")
     if total // plen + 1 > cfg.max_pieces:
         raise InvalidTorrent("too many pieces")
@@ -200,17 +196,11 @@ def build_files(ti: lt.torrent_info) -> tuple[FileInfo, ...]:
         name = display_name(fs.file_path(i).replace("\\", "/"))
         mime = guess_mime(name)
         last = (offset + size - 1) // plen if size else offset // plen
-        out.append(
-            FileInfo(
-                i, name, size, mime, is_streamable(mime), offset, offset // plen, last
-            )
-        )
+        out.append(FileInfo(i, name, size, mime, is_streamable(mime), offset, offset // plen, last))
     return tuple(out)
 
 
-def torrent_info_of(
-    key: str, ti: lt.torrent_info | None, fallback_name: str
-) -> TorrentInfo:
+def torrent_info_of(key: str, ti: lt.torrent_info | None, fallback_name: str) -> TorrentInfo:
     """Build the public TorrentInfo (metadata may still be missing)."""
     if ti is None:
         return TorrentInfo(key, display_name(fallback_name or key), False)

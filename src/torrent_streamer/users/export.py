@@ -18,7 +18,9 @@ DeletionHook = Callable[[AsyncSession, uuid.UUID], Awaitable[None]]
 
 def export_contributors() -> dict[str, ExportContributor]:
     """``{"torrents": torrents.service.export_for_user, …}``: each domain adds its line."""
-    return {}
+    from torrent_streamer.torrents import repository as torrents_repository
+
+    return {"torrents": torrents_repository.export_library, "watch_history": torrents_repository.export_history}
 
 
 def deletion_hooks() -> list[DeletionHook]:

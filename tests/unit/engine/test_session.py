@@ -46,29 +46,32 @@ def test_ip_filter_blocks_private_ranges(ip: str, blocked: bool) -> None:
 
 def test_server_safe_defaults() -> None:
     s = session_settings(_cfg())
-    assert (
-        s["ssrf_mitigation"] is True and s["allow_multiple_connections_per_ip"] is False
-    )
-    assert not s["enable_lsd"] and not s["enable_upnp"] and not s["enable_natpmp"]
-    assert s["enable_outgoing_utp"] and s["enable_incoming_utp"]
+    assert s["ssrf_mitigation"] is True
+    assert s["allow_multiple_connections_per_ip"] is False
+    assert not s["enable_lsd"]
+    assert not s["enable_upnp"]
+    assert not s["enable_natpmp"]
+    assert s["enable_outgoing_utp"]
+    assert s["enable_incoming_utp"]
     mask = s["alert_mask"]
     for cat in ("status", "storage", "piece_progress", "error"):
         assert mask & int(getattr(lt.alert_category, cat))
     t = session_settings(_cfg(enable_utp=False, allow_private_networks=True))
-    assert not t["enable_outgoing_utp"] and not t["ssrf_mitigation"]
+    assert not t["enable_outgoing_utp"]
+    assert not t["ssrf_mitigation"]
 
 
 def test_proxy() -> None:
     p = proxy_settings("socks5://user:p%40ss@proxy.example:1080")
     assert p["proxy_type"] == int(lt.proxy_type_t.socks5_pw)
-    assert p["proxy_username"] == "user" and p["proxy_password"] == "p@ss"
-    assert (
-        p["proxy_peer_connections"]
-        and p["proxy_tracker_connections"]
-        and p["proxy_hostnames"]
-    )
+    assert p["proxy_username"] == "user"
+    assert p["proxy_password"] == "p@ss"
+    assert p["proxy_peer_connections"]
+    assert p["proxy_tracker_connections"]
+    assert p["proxy_hostnames"]
     assert proxy_settings("socks5://h:1")["proxy_type"] == int(lt.proxy_type_t.socks5)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="socks5"):
         proxy_settings("http://h:1")
     s = session_settings(_cfg(proxy_url="socks5://h:9050"))
-    assert s["proxy_hostname"] == "h" and s["proxy_port"] == 9050
+    assert s["proxy_hostname"] == "h"
+    assert s["proxy_port"] == 9050

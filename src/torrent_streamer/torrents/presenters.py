@@ -1,0 +1,97 @@
+"""Engine snapshots and rows turned into the API's response models (no I/O)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from torrent_streamer.engine import ReaderStatus, TorrentStatus
+from torrent_streamer.streaming.subtitles import is_subtitle
+from torrent_streamer.torrents.models import LibraryEntry, Torrent
+from torrent_streamer.torrents.names import display_name
+from torrent_streamer.torrents.schemas import (
+    AdminTorrentPublic,
+    FilePublic,
+    ReaderPublic,
+    StreamEvent,
+    TorrentDetail,
+    TorrentPublic,
+)
+
+_STATES = {"metadata", "checking", "downloading", "seeding", "paused", "error"}
+
+
+def reader_public(reader: ReaderStatus) -> ReaderPublic:
+    eta = reader.seconds_to_start
+    return ReaderPublic(
+        file_index=reader.file_index,
+        position=reader.position,
+        buffered_ahead_bytes=reader.buffered_ahead_bytes,
+        seconds_to_start=None if eta < 0 else round(eta, 3),
+    )
+
+
+def torrent_public(entry: LibraryEntry, torrent: Torrent, status: TorrentStatus | None) -> TorrentPublic:
+    """``status`` None: the engine does not hold it now (evicted); it is re-added on the next stream."""
+    return TorrentPublic(
+        id=entry.id,
+        info_hash=torrent.info_hash,
+        name=display_name(status.name if status and status.name else torrent.name),
+        total_size=status.total_size if status and status.has_metadata else torrent.total_size,
+        state=status.state if status and status.state in _STATES else "missing",  # type: ignore[arg-type]
+        progress=round(status.progress, 4) if status else 0.0,
+        peers=status.peers if status else 0,
+        seeds=status.seeds if status else 0,
+        download_rate=status.download_rate if status else 0,
+        upload_rate=status.upload_rate if status else 0,
+        added_at=entry.added_at,
+    )
+
+
+def torrent_detail(
+    entry: LibraryEntry, torrent: Torrent, status: TorrentStatus | None, subtitle_url: Callable[[int], str]
+) -> TorrentDetail:
+    files = [
+        FilePublic(
+            index=f.index,
+            name=display_name(f.name),
+            size=f.size,
+            mime=f.mime,
+            streamable=f.streamable,
+            subtitle_url=subtitle_url(f.index) if is_subtitle(f.name) else None,
+        )
+        for f in (status.files if status else [])
+    ]
+    readers = [reader_public(r) for r in (status.readers if status else [])]
+    estimates = [r.seconds_to_start for r in readers if r.seconds_to_start is not None]
+    return TorrentDetail(
+        **torrent_public(entry, torrent, status).model_dump(),
+        files=files,
+        readers=readers,
+        start_estimate_seconds=min(estimates) if estimates else None,
+    )
+
+
+def admin_torrent(torrent: Torrent, holders: int, status: TorrentStatus | None) -> AdminTorrentPublic:
+    return AdminTorrentPublic(
+        info_hash=torrent.info_hash,
+        name=display_name(status.name if status and status.name else torrent.name),
+        total_size=status.total_size if status and status.has_metadata else torrent.total_size,
+        holders=holders,
+        state=status.state if status and status.state in _STATES else "missing",  # type: ignore[arg-type]
+        progress=round(status.progress, 4) if status else 0.0,
+        node_id=torrent.node_id,
+        added_at=torrent.added_at,
+        last_watched_at=torrent.last_watched_at,
+    )
+
+
+def stream_event(status: TorrentStatus | None) -> StreamEvent:
+    return StreamEvent(
+        state=status.state if status and status.state in _STATES else "missing",  # type: ignore[arg-type]
+        progress=round(status.progress, 4) if status else 0.0,
+        peers=status.peers if status else 0,
+        seeds=status.seeds if status else 0,
+        download_rate=status.download_rate if status else 0,
+        upload_rate=status.upload_rate if status else 0,
+        readers=[reader_public(r) for r in (status.readers if status else [])],
+    )

@@ -1,0 +1,63 @@
+"""Helpers for the torrents/streaming API tests: signed-in users (real accounts and tokens),
+the app's MemoryEngine, and small seeded media."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass
+
+import httpx
+import jwt
+from fastapi import FastAPI
+
+from tests.auth_helpers import register_and_login
+from torrent_streamer.engine import MemoryEngine
+
+
+@dataclass(frozen=True)
+class Authed:
+    user_id: uuid.UUID
+    session_id: uuid.UUID
+    headers: dict[str, str]
+
+
+async def login(client: httpx.AsyncClient, role: str = "user") -> Authed:
+    """A registered, signed-in user (admins with MFA enrolled) and the session id (``sid``) of its token."""
+    user = await register_and_login(client, role=role)
+    claims = jwt.decode(user.access_token, options={"verify_signature": False})  # our own token: read sid only
+    return Authed(user.user_id, uuid.UUID(claims["sid"]), dict(user.headers))
+
+
+async def revoke_session(client: httpx.AsyncClient, user: Authed) -> None:
+    response = await client.post("/api/v1/auth/logout-all", headers=user.headers)
+    assert response.status_code == 204, response.text
+
+
+def engine_of(app: FastAPI) -> MemoryEngine:
+    engine = app.state.services.extras["engine"]
+    assert isinstance(engine, MemoryEngine)
+    return engine
+
+
+@dataclass(frozen=True)
+class SeededMedia:
+    torrent: bytes
+    files: dict[str, bytes]
+
+    def index(self, name: str) -> int:
+        return list(self.files).index(name)
+
+
+SRT = "1\r\n00:00:01,000 --> 00:00:02,000\r\nCafé\r\n".encode("cp1252")
+
+
+def seed_media(engine: MemoryEngine, name: str = "Movie", seed: int = 1) -> SeededMedia:
+    rnd = random.Random(seed)
+    files = {
+        "movie.mp4": rnd.randbytes(300_000),
+        "movie.srt": SRT,
+        "notes.txt": b"plain text, not a subtitle",
+    }
+    torrent = engine.seed(name, list(files.items()), piece_length=16384)
+    return SeededMedia(torrent, files)
