@@ -12,10 +12,10 @@
 -- mfa_recovery_codes: SELECT, INSERT, DELETE, UPDATE (used_at) - one-time recovery codes: enabling MFA inserts, a use marks used_at, regenerating or disabling MFA deletes the old set (a replaced secret must not linger)
 -- refresh_tokens: SELECT, INSERT, UPDATE (used_at) - refresh tokens (SHA-256 only): each rotation inserts one and marks the old one used (reuse detection needs the used rows); the hash is never rewritten; no DELETE
 -- signing_keys: SELECT, INSERT, UPDATE (retired_at) - JWT key ring: the first key at start-up and `keys rotate` insert, `keys retire` sets retired_at; key material is never rewritten and keys are never deleted (old tokens must stay verifiable until retired)
--- torrents: SELECT, INSERT, UPDATE, DELETE - one row per info-hash: added on first add, metadata/last-watched updated, deleted when nobody holds it
+-- torrents: SELECT, INSERT, DELETE, UPDATE (name, total_size, last_watched_at) - one row per info-hash: added on first add, name/size filled in when metadata arrives, last-watched touched; deleted when nobody holds it (evicted). info_hash and node never change
 -- used_token_ids: SELECT, INSERT, DELETE - spent single-use token ids: insert refuses a second use, expired ids are purged (DELETE), so the table stays bounded
 -- users: SELECT, INSERT, UPDATE, DELETE - registration inserts; profile, password, role, disable and MFA changes update; account deletion (SR-4.5) deletes the row, its sessions and codes follow by ON DELETE CASCADE
--- watch_history: SELECT, INSERT, UPDATE, DELETE - resume positions: upserted by the player, removed with the user's data
+-- watch_history: SELECT, INSERT, UPDATE (position_seconds, duration_seconds, updated_at) - resume positions: inserted, then the position moved by the player; rows go only by ON DELETE CASCADE with their library entry or user, so no DELETE
 BEGIN;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM :"app_role";
 REVOKE ALL ON TABLE public."alembic_version" FROM PUBLIC, :"app_role";
@@ -47,11 +47,13 @@ REVOKE ALL ON TABLE public."signing_keys" FROM PUBLIC, :"app_role";
 GRANT SELECT, INSERT ON TABLE public."signing_keys" TO :"app_role";
 GRANT UPDATE ("retired_at") ON TABLE public."signing_keys" TO :"app_role";
 REVOKE ALL ON TABLE public."torrents" FROM PUBLIC, :"app_role";
-GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE public."torrents" TO :"app_role";
+GRANT SELECT, INSERT, DELETE ON TABLE public."torrents" TO :"app_role";
+GRANT UPDATE ("name", "total_size", "last_watched_at") ON TABLE public."torrents" TO :"app_role";
 REVOKE ALL ON TABLE public."used_token_ids" FROM PUBLIC, :"app_role";
 GRANT SELECT, INSERT, DELETE ON TABLE public."used_token_ids" TO :"app_role";
 REVOKE ALL ON TABLE public."users" FROM PUBLIC, :"app_role";
 GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE public."users" TO :"app_role";
 REVOKE ALL ON TABLE public."watch_history" FROM PUBLIC, :"app_role";
-GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE public."watch_history" TO :"app_role";
+GRANT SELECT, INSERT ON TABLE public."watch_history" TO :"app_role";
+GRANT UPDATE ("position_seconds", "duration_seconds", "updated_at") ON TABLE public."watch_history" TO :"app_role";
 COMMIT;
