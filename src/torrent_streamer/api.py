@@ -35,8 +35,21 @@ def build_api_router() -> APIRouter:
 def build_root_routers() -> list[APIRouter]:
     from torrent_streamer.auth.endpoints import jwks_router
     from torrent_streamer.core.health import router as health_router
+    from torrent_streamer.web.endpoints import router as web_router
+    from torrent_streamer.web.panel.endpoints import router as panel_router
+    from torrent_streamer.web.panel.endpoints_auth import router as panel_auth_router
+    from torrent_streamer.web.panel.endpoints_catalog import router as panel_catalog_router
+    from torrent_streamer.web.panel.endpoints_torrents import router as panel_torrents_router
 
-    return [health_router, jwks_router]
+    return [
+        health_router,
+        jwks_router,
+        web_router,
+        panel_auth_router,
+        panel_router,
+        panel_catalog_router,
+        panel_torrents_router,
+    ]
 
 
 def lifespan_hooks() -> list[Callable[[Services], AbstractAsyncContextManager[None]]]:
@@ -44,5 +57,6 @@ def lifespan_hooks() -> list[Callable[[Services], AbstractAsyncContextManager[No
     from torrent_streamer.auth.context import auth_lifespan
     from torrent_streamer.catalog.dependencies import catalog_lifespan
     from torrent_streamer.torrents.runtime import engine_lifespan
+    from torrent_streamer.web.dependencies import web_lifespan
 
-    return [auth_lifespan, engine_lifespan, catalog_lifespan]
+    return [auth_lifespan, engine_lifespan, catalog_lifespan, web_lifespan]

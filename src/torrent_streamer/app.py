@@ -33,6 +33,7 @@ from torrent_streamer.core.middleware import (
 from torrent_streamer.core.ratelimit import Limiter
 from torrent_streamer.core.secrets import ensure_dev_secrets
 from torrent_streamer.core.state import Services
+from torrent_streamer.web.panel.errors import install_panel_handlers
 
 log = structlog.get_logger("torrent_streamer.app")
 
@@ -112,6 +113,7 @@ def create_app(
     app.state.settings = settings
     app.state.metrics = metrics
     install_error_handlers(app)
+    install_panel_handlers(app)
     for router in build_root_routers():
         app.include_router(router)
     app.include_router(build_api_router())

@@ -15,29 +15,16 @@ from rich.console import Console
 
 from torrent_streamer import __version__
 from torrent_streamer.core import migrate as migrations
-from torrent_streamer.core.config import ConfigurationError, Settings, check_production
+from torrent_streamer.core.cli_support import load_settings_or_exit
+from torrent_streamer.core.config import ConfigurationError
 from torrent_streamer.core.dbcli import db_app
 from torrent_streamer.core.logging import configure_logging
 from torrent_streamer.core.metrics import Metrics
 from torrent_streamer.core.middleware import MAX_HEADER_BYTES
-from torrent_streamer.core.secrets import ensure_dev_secrets
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="torrent-streamer backend service.")
 app.add_typer(db_app, name="db")
 console = Console(stderr=True)
-
-
-def load_settings_or_exit() -> Settings:
-    try:
-        settings = Settings()
-        check_production(settings)
-    except ConfigurationError as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
-    except ValueError as exc:  # pydantic validation of the environment
-        console.print(f"[red]invalid configuration: {str(exc).splitlines()[0]}[/red]")
-        raise typer.Exit(2) from None
-    return ensure_dev_secrets(settings)
 
 
 class TLSConfig(uvicorn.Config):

@@ -13,6 +13,7 @@ from torrent_streamer.core.audit import AuditEvent
 from torrent_streamer.core.db import Base
 from torrent_streamer.torrents.models import BlockedInfoHash, LibraryEntry, Torrent, WatchHistory
 from torrent_streamer.users.models import User
+from torrent_streamer.web.panel.models import PanelSession
 
 __all__ = [
     "AuditEvent",
@@ -24,6 +25,7 @@ __all__ = [
     "Indexer",
     "LibraryEntry",
     "LoginThrottle",
+    "PanelSession",
     "RecoveryCode",
     "RefreshToken",
     "SigningKey",

@@ -70,7 +70,7 @@ def import_command(
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Load a dump into the catalog (entries become approved; re-running updates, never duplicates)."""
-    from torrent_streamer.cli import load_settings_or_exit
+    from torrent_streamer.core.cli_support import load_settings_or_exit
 
     settings = load_settings_or_exit()
     if settings.uses_embedded_database:

@@ -119,6 +119,8 @@ class Settings(BaseSettings):
     engine_cache_limit_bytes: int = Field(default=50 * GiB, ge=MiB)
     engine_metadata_timeout: float = Field(default=30.0, gt=0)
     engine_max_active_torrents_per_user: int = Field(default=10, ge=1)
+    engine_resume_save_interval: float = Field(default=30.0, ge=1.0, le=3600)
+    stream_token_ttl_seconds: int = Field(default=6 * 3600, ge=60, le=24 * 3600)
 
     @field_validator("cors_origins", "trusted_hosts", "trusted_proxies", mode="before")
     @classmethod

@@ -176,6 +176,13 @@ APP_GRANTS: dict[str, TableGrant] = {
     "blocked_info_hashes": grant(
         "SELECT", "INSERT", "DELETE", why="takedown list: admins add and lift entries; adds/streams check it"
     ),
+    "panel_sessions": grant(
+        "SELECT",
+        "INSERT",
+        "UPDATE",
+        "DELETE",
+        why="admin panel sessions: created at sign-in, touched per request, deleted at sign-out or expiry",
+    ),
 }
 
 

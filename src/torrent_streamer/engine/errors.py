@@ -79,3 +79,13 @@ __all__ = [
     "StorageError",
     "TorrentNotFound",
 ]
+
+
+def user_error(kind: str, message: str | None) -> str:
+    """A short, path-free description of a storage or torrent error, safe to show to users."""
+    text = (message or "").lower()
+    if "no space" in text or "disk full" in text or "quota" in text:
+        return "storage error: not enough disk space for this download"
+    if "permission" in text or "read-only" in text:
+        return "storage error: the download directory is not writable"
+    return "storage error" if kind == "storage_error" else "torrent error"

@@ -14,7 +14,7 @@ import libtorrent as lt
 
 from .alerts import IH, Event, Snap
 from .config import EngineConfig
-from .errors import InvalidTorrent
+from .errors import InvalidTorrent, user_error
 from .status import initial_priorities
 from .store import StateStore
 from .torrent import TorrentState
@@ -93,7 +93,7 @@ class EngineEvents:
             t.deadlines.clear()
             t.apply_deadlines()
         elif e.kind in ("storage_error", "error"):
-            t.error = "storage error" if e.kind == "storage_error" else "torrent error"
+            t.error = user_error(e.kind, e.message)
 
     async def _on_metadata(self, t: TorrentState) -> None:
         if t.ti is not None:

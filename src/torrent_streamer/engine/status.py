@@ -5,7 +5,7 @@ Pure reads of alert-fed snapshots: never a blocking libtorrent call per request.
 
 from __future__ import annotations
 
-from .errors import FileIndexError
+from .errors import FileIndexError, user_error
 from .torrent import TorrentState
 from .types import EngineStats, FileInfo, TorrentStatus
 
@@ -16,7 +16,7 @@ def status_of(t: TorrentState) -> TorrentStatus:
     info = t.info
     rate = s.download_rate if s else 0
     readers = [r.status(rate) for r in t.readers if not r.internal]
-    error = t.error or (s.error if s else None)
+    error = t.error or (user_error("torrent_error", s.error) if s and s.error else None)
     if s is None:
         state = "error" if error else ("checking" if info.has_metadata else "metadata")
         return TorrentStatus(

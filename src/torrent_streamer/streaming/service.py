@@ -20,7 +20,6 @@ from torrent_streamer.torrents import repository, service
 from torrent_streamer.torrents.errors import StreamForbidden, TorrentBlocked, http_error
 
 # Long enough for a film with pauses, short enough that a leaked URL dies the same evening.
-STREAM_TOKEN_TTL = timedelta(hours=6)
 LAST_WATCHED_RESOLUTION = timedelta(minutes=1)
 
 
@@ -71,14 +70,14 @@ async def issue(
     file_index: int,
     now: datetime,
 ) -> tuple[str, datetime]:
-    """A token for one file of one of the caller's torrents, valid for ``STREAM_TOKEN_TTL``."""
+    """A token for one file of one of the caller's torrents, valid ``TS_STREAM_TOKEN_TTL_SECONDS``."""
     _, torrent = await service.get_owned(session, user_id, entry_id)
     if await repository.is_blocked(session, [torrent.info_hash]):
         raise TorrentBlocked("This torrent has been taken down.")
     status = await service.ensure_in_engine(engine, torrent)
     status = await ready_status(engine, status, services.settings.engine_metadata_timeout)
     find_file(status, file_index)
-    expires_at = (now + STREAM_TOKEN_TTL).replace(microsecond=0)
+    expires_at = (now + timedelta(seconds=services.settings.stream_token_ttl_seconds)).replace(microsecond=0)
     claims = StreamClaims(user_id, session_id, entry_id, file_index, expires_at)
     return signer_for(services).issue(claims), expires_at
 

@@ -43,6 +43,7 @@ def torrent_public(entry: LibraryEntry, torrent: Torrent, status: TorrentStatus 
         seeds=status.seeds if status else 0,
         download_rate=status.download_rate if status else 0,
         upload_rate=status.upload_rate if status else 0,
+        error=status.error if status else None,
         added_at=entry.added_at,
     )
 

@@ -67,6 +67,7 @@ def engine_config(settings: Settings) -> EngineConfig:
         cache_limit_bytes=settings.engine_cache_limit_bytes,
         max_torrent_file_bytes=settings.max_upload_bytes,
         metadata_timeout=settings.engine_metadata_timeout,
+        resume_save_interval=settings.engine_resume_save_interval,
     )
 
 

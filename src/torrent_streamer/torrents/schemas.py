@@ -50,6 +50,7 @@ class TorrentPublic(Strict):
     seeds: int
     download_rate: int
     upload_rate: int
+    error: str | None = None  # user-safe reason when state is "error" (e.g. disk full)
     added_at: datetime
 
 

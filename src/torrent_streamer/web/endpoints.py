@@ -1,0 +1,34 @@
+"""Root-level browser routes: content-addressed static files and the ``/app`` web player page.
+
+Static files are immutable (the digest is in the URL); pages get the strict CSP from ``Web.render``.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import HTMLResponse, Response
+
+from torrent_streamer.auth.dependencies import public_route
+from torrent_streamer.web.assets import IMMUTABLE_CACHE, STATIC_PREFIX
+from torrent_streamer.web.dependencies import WebDep
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.api_route(STATIC_PREFIX + "/{digest}/{name:path}", methods=["GET", "HEAD"], dependencies=[public_route()])
+async def web_static(digest: str, name: str, request: Request, web: WebDep) -> Response:
+    asset = web.assets.lookup(digest, name)
+    if asset is None:
+        return Response(status_code=404, headers={"cache-control": "no-store"})
+    etag = f'"{asset.digest}"'
+    headers = {"cache-control": IMMUTABLE_CACHE, "etag": etag}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    body = b"" if request.method == "HEAD" else asset.body
+    headers["content-length"] = str(len(asset.body))
+    return Response(body, media_type=asset.content_type, headers=headers)
+
+
+@router.get("/app", dependencies=[public_route()])  # the page is public; its API calls carry tokens
+async def web_player(web: WebDep) -> HTMLResponse:
+    return web.render("app/index.html", {"title": "Player"})
