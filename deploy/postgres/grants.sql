@@ -10,7 +10,7 @@
 -- library_entries: SELECT, INSERT, DELETE - users add torrents to and remove them from their library; never edited
 -- login_throttle: SELECT, INSERT, UPDATE, DELETE - sign-in back-off per account key: failures upsert (INSERT … ON CONFLICT UPDATE), a lock updates, a successful sign-in deletes the row
 -- mfa_recovery_codes: SELECT, INSERT, DELETE, UPDATE (used_at) - one-time recovery codes: enabling MFA inserts, a use marks used_at, regenerating or disabling MFA deletes the old set (a replaced secret must not linger)
--- panel_sessions: SELECT, INSERT, UPDATE, DELETE - admin panel sessions: created at sign-in, touched per request, deleted at sign-out or expiry
+-- panel_sessions: SELECT, INSERT, DELETE, UPDATE (token_hash, enrolling, last_seen_at) - admin panel sessions: created at sign-in, touched per request (last_seen_at), the cookie rotated when MFA enrolment completes (token_hash, enrolling); owner, family and the absolute expiry never change; deleted at sign-out or expiry
 -- refresh_tokens: SELECT, INSERT, UPDATE (used_at) - refresh tokens (SHA-256 only): each rotation inserts one and marks the old one used (reuse detection needs the used rows); the hash is never rewritten; no DELETE
 -- signing_keys: SELECT, INSERT, UPDATE (retired_at) - JWT key ring: the first key at start-up and `keys rotate` insert, `keys retire` sets retired_at; key material is never rewritten and keys are never deleted (old tokens must stay verifiable until retired)
 -- torrents: SELECT, INSERT, DELETE, UPDATE (name, total_size, last_watched_at) - one row per info-hash: added on first add, name/size filled in when metadata arrives, last-watched touched; deleted when nobody holds it (evicted). info_hash and node never change
@@ -42,7 +42,8 @@ REVOKE ALL ON TABLE public."mfa_recovery_codes" FROM PUBLIC, :"app_role";
 GRANT SELECT, INSERT, DELETE ON TABLE public."mfa_recovery_codes" TO :"app_role";
 GRANT UPDATE ("used_at") ON TABLE public."mfa_recovery_codes" TO :"app_role";
 REVOKE ALL ON TABLE public."panel_sessions" FROM PUBLIC, :"app_role";
-GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE public."panel_sessions" TO :"app_role";
+GRANT SELECT, INSERT, DELETE ON TABLE public."panel_sessions" TO :"app_role";
+GRANT UPDATE ("token_hash", "enrolling", "last_seen_at") ON TABLE public."panel_sessions" TO :"app_role";
 REVOKE ALL ON TABLE public."refresh_tokens" FROM PUBLIC, :"app_role";
 GRANT SELECT, INSERT ON TABLE public."refresh_tokens" TO :"app_role";
 GRANT UPDATE ("used_at") ON TABLE public."refresh_tokens" TO :"app_role";

@@ -179,9 +179,11 @@ APP_GRANTS: dict[str, TableGrant] = {
     "panel_sessions": grant(
         "SELECT",
         "INSERT",
-        "UPDATE",
         "DELETE",
-        why="admin panel sessions: created at sign-in, touched per request, deleted at sign-out or expiry",
+        update_columns=("token_hash", "enrolling", "last_seen_at"),
+        why="admin panel sessions: created at sign-in, touched per request (last_seen_at), the cookie "
+        "rotated when MFA enrolment completes (token_hash, enrolling); owner, family and the absolute "
+        "expiry never change; deleted at sign-out or expiry",
     ),
 }
 
