@@ -76,7 +76,7 @@ def next_totp_code(client: httpx.AsyncClient, secret: str) -> str:
 
 
 async def reset_ip_limits(client: httpx.AsyncClient) -> None:
-    """Forget the per-IP sign-in/registration counters of the test client's address.
+    """Forget the per-IP sign-in/registration/refresh counters of the test client's address.
 
     Suites create many users from 127.0.0.1 in a minute; the limits themselves are tested in
     ``tests/integration/test_auth_login.py`` with this reset not applied.
@@ -87,6 +87,7 @@ async def reset_ip_limits(client: httpx.AsyncClient) -> None:
     for limit in service.LOGIN_IP_LIMITS:
         await services.limiter.clear(limit, "login-ip", key)
     await services.limiter.clear(service.REGISTER_IP_LIMIT, "register-ip", key)
+    await services.limiter.clear(service.REFRESH_IP_LIMIT, "refresh-ip", key)
 
 
 async def set_role(client: httpx.AsyncClient, user_id: uuid.UUID, role: str) -> None:
@@ -104,6 +105,7 @@ async def user_id_of(client: httpx.AsyncClient, access_token: str) -> uuid.UUID:
 async def login(client: httpx.AsyncClient, email: str, password: str) -> dict[str, object]:
     response = await client.post("/api/v1/auth/login", json={"email": email, "password": password})
     assert response.status_code == 200, response.text
+    await reset_ip_limits(client)
     body: dict[str, object] = response.json()
     return body
 

@@ -17,6 +17,7 @@ API_PREFIX = "/api/v1"
 
 
 def build_api_router() -> APIRouter:
+    from torrent_streamer.admin.endpoints import router as admin_router
     from torrent_streamer.auth.endpoints import router as auth_router
     from torrent_streamer.catalog.endpoints import router as catalog_router
     from torrent_streamer.streaming.endpoints import router as streaming_router
@@ -29,6 +30,7 @@ def build_api_router() -> APIRouter:
     api.include_router(catalog_router)
     api.include_router(torrents_router)
     api.include_router(streaming_router)
+    api.include_router(admin_router)
     return api
 
 

@@ -132,8 +132,10 @@ def version() -> None:
 
 def register_domain_commands() -> None:
     """Each domain adds its own command group here (auth, catalog …)."""
+    from torrent_streamer.auth.cli import register as register_auth
     from torrent_streamer.catalog.cli import app as catalog_app
 
+    register_auth(app)
     app.add_typer(catalog_app, name="catalog")
 
 

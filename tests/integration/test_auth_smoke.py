@@ -30,3 +30,9 @@ async def test_admin_helper_enrolls_mfa(client: httpx.AsyncClient) -> None:
     assert me.json()["role"] == "admin"
     assert me.json()["mfa_enabled"] is True
     assert len(admin.recovery_codes) == 10
+
+
+async def test_readiness_includes_the_signing_key_ring(client: httpx.AsyncClient) -> None:
+    response = await client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["checks"]["signing_keys"] == "ok"

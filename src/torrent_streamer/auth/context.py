@@ -82,6 +82,7 @@ async def auth_lifespan(services: Services) -> AsyncIterator[None]:
     runtime = build_runtime(services)
     services.extras[EXTRAS_KEY] = runtime
     services.extras.setdefault("readiness_checks", {})["signing_keys"] = _signing_key_ready
+    await runtime.passwords.prepare()
     try:
         await runtime.keyring.ensure_key()
     except Exception as exc:  # noqa: BLE001 - the service starts without its DB; /readyz reports it

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from torrent_streamer.auth import mfa, repository, service
 from torrent_streamer.auth.dependencies import AuthDep, MetaDep, public_route
 from torrent_streamer.auth.errors import commit_recorded_failures
+from torrent_streamer.auth.passwords import normalise_email
 from torrent_streamer.auth.schemas import (
     JwksResponse,
     LoginRequest,
@@ -50,13 +51,14 @@ def _tokens(pair: service.TokenPair) -> TokenResponse:
 )
 async def register(body: UserCreate, auth: AuthDep, meta: MetaDep, session: SessionDep) -> RegisterResult:
     """Create an account. The answer is the same whether or not the e-mail was already registered."""
-    email = await service.register(
-        auth, session, meta, email=body.email, password=body.password, display_name=body.display_name
-    )
     try:
+        email = await service.register(
+            auth, session, meta, email=body.email, password=body.password, display_name=body.display_name
+        )
         await session.commit()
     except IntegrityError:  # a concurrent registration of the same e-mail won: answer identically
         await session.rollback()
+        email = normalise_email(body.email)
     return RegisterResult(email=email, display_name=body.display_name, detail=REGISTER_DETAIL)
 
 

@@ -84,9 +84,11 @@ def _load(row: SigningKey, secret_box: SecretBox) -> LoadedKey:
     return LoadedKey(kid=row.kid, generation=row.generation, public_key=public, private_key=private)
 
 
-async def rotate(session: AsyncSession, secret_box: SecretBox, now: datetime) -> SigningKey:
+async def rotate(
+    session: AsyncSession, secret_box: SecretBox, now: datetime, *, generation: int | None = None
+) -> SigningKey:
     """Add a new current key (the caller commits; a racing insert fails on ``generation``)."""
-    generation = (await repository.max_key_generation(session)) + 1
+    generation = generation or (await repository.max_key_generation(session)) + 1
     key = new_signing_key(secret_box, generation=generation, now=now)
     session.add(key)
     await session.flush()
@@ -122,10 +124,14 @@ class KeyRing:
         """Create the first key when the ring is empty; safe when several instances start at once."""
         for _ in range(3):
             async with self._sessionmaker() as session:
-                if await repository.active_signing_keys(session):
+                keys = await repository.all_signing_keys(session)  # one statement: one snapshot
+                if any(key.retired_at is None for key in keys):
                     break
+                # Racing instances read the same empty ring and claim the same generation, so
+                # exactly one insert succeeds; the others reload the winner's key.
+                generation = max((key.generation for key in keys), default=0) + 1
                 try:
-                    await rotate(session, self._secret_box, self._clock.now())
+                    await rotate(session, self._secret_box, self._clock.now(), generation=generation)
                     await session.commit()
                     log.info("signing_key_created")
                     break

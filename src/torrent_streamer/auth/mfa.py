@@ -29,7 +29,7 @@ TOTP_INTERVAL = 30
 TOTP_VALID_WINDOW = 1  # one step either side (clock drift)
 RECOVERY_CODE_COUNT = 10
 MFA_ATTEMPT_LIMITS = ("5/minute", "30/hour")
-REAUTH_LIMIT = "5/minute"
+REAUTH_LIMITS = ("10/minute", "50/hour")  # a stolen access token cannot brute-force the password
 ISSUER = "torrent-streamer"
 _TOTP_RE = re.compile(r"^\d{6}$")
 
@@ -58,6 +58,10 @@ def matching_step(secret: str, code: str, now_ts: float) -> int | None:
         if hmac.compare_digest(totp.generate_otp(step), code):
             return step
     return None
+
+
+def new_totp_secret() -> str:
+    return str(pyotp.random_base32(length=32))  # 160 bits
 
 
 def provisioning_uri(secret: str, email: str) -> str:
@@ -105,7 +109,8 @@ async def reauthenticate(
     ctx: AuthContext, session: AsyncSession, meta: RequestMeta, user: User, *, password: str, code: str | None
 ) -> None:
     """Sensitive operations: the current password, plus the second factor when enrolled."""
-    await enforce_limit(ctx.services, "reauth", REAUTH_LIMIT, f"user:{user.id}")
+    for limit in REAUTH_LIMITS:
+        await enforce_limit(ctx.services, "reauth", limit, f"user:{user.id}")
     if not await ctx.passwords.verify(user.password_hash, password):
         _failed(ctx, session, meta, user, "reauth_failed")
         raise ReauthenticationFailed()
@@ -140,7 +145,7 @@ async def setup_totp(ctx: AuthContext, session: AsyncSession, meta: RequestMeta,
     """Start enrolment: a fresh secret (stored encrypted, not yet enabled) and its otpauth URI."""
     if user.mfa_enabled:
         raise Conflict("Multi-factor authentication is already enabled; disable it first.", slug="mfa-already-enabled")
-    secret = pyotp.random_base32(length=32)
+    secret = new_totp_secret()
     user.totp_secret_enc = ctx.services.secret_box.encrypt(secret, context=_context(user))
     user.totp_last_step = None
     user.updated_at = ctx.now()

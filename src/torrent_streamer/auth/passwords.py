@@ -72,11 +72,16 @@ class Passwords:
     async def verify(self, password_hash: str, password: str) -> bool:
         return await anyio.to_thread.run_sync(self._verify_sync, password_hash, password, limiter=self._capacity())
 
-    async def verify_dummy(self, password: str) -> None:
-        """Spend the same time as a real verification (unknown account: no timing oracle)."""
+    async def prepare(self) -> None:
+        """Compute the dummy hash at start-up, so even the first unknown-account sign-in is not slower."""
         if self._dummy_hash is None:
             self._dummy_hash = await self.hash(secrets.token_urlsafe(24))
-        await self.verify(self._dummy_hash, password)
+
+    async def verify_dummy(self, password: str) -> None:
+        """Spend the same time as a real verification (unknown account: no timing oracle)."""
+        await self.prepare()
+        if self._dummy_hash is not None:
+            await self.verify(self._dummy_hash, password)
 
     def needs_rehash(self, password_hash: str) -> bool:
         try:
@@ -98,15 +103,20 @@ def _param(name: str, reason: str) -> dict[str, str]:
 
 
 def normalised_forms(password: str) -> set[str]:
-    """The forms compared with the common list: whole, and with decorating digits/symbols removed."""
+    """The forms compared with the common list: whole, de-leeted, and stripped of decoration.
+
+    ``"!!P@ssw0rd2024!"`` yields ``"password2024"`` and the core ``"password"``.
+    """
     lowered = unicodedata.normalize("NFKC", password).lower()
-    forms = {lowered, re.sub(r"[^a-z0-9]", "", lowered)}
-    deleet = lowered.translate(_LEET)
-    letters = re.sub(r"[^a-z0-9]", "", deleet)
-    forms |= {deleet, letters}
-    core = re.sub(r"^[^a-z]+|[^a-z]+$", "", deleet)  # "!!Password2024!" -> "password"
-    forms.add(re.sub(r"[^a-z0-9]", "", core))
+    stripped = re.sub(r"^[\W_]+|[\W_]+$", "", lowered)  # decorating symbols at either end
+    core = re.sub(r"^\d+|\d+$", "", stripped)  # … and digits (years, "123")
+    forms = {_alnum(lowered), _alnum(lowered.translate(_LEET))}
+    forms |= {_alnum(stripped.translate(_LEET)), _alnum(core.translate(_LEET)), _alnum(core)}
     return {form for form in forms if form}
+
+
+def _alnum(value: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", value)
 
 
 @functools.cache

@@ -200,14 +200,14 @@ async def get_throttle(session: AsyncSession, account_key: str) -> LoginThrottle
 async def record_login_failure(session: AsyncSession, account_key: str, now: datetime, reset_before: datetime) -> int:
     """Count one failure atomically (restarting the count after a quiet period); returns the count."""
     table = LoginThrottle.__table__
-    existing = await get_throttle(session, account_key)
-    if existing is not None and existing.last_failure_at < reset_before:
-        await session.execute(
-            update(LoginThrottle)
-            .where(LoginThrottle.account_key == account_key)
-            .values(failures=0, locked_until=None)
-            .execution_options(synchronize_session=False)
+    await session.execute(  # a quiet day forgets old failures (also bounds the table under spraying)
+        delete(LoginThrottle)
+        .execution_options(synchronize_session=False)
+        .where(
+            LoginThrottle.last_failure_at < reset_before,
+            or_(LoginThrottle.locked_until.is_(None), LoginThrottle.locked_until < now),
         )
+    )
     upsert = (
         _insert(session, LoginThrottle)
         .values(account_key=account_key, failures=1, last_failure_at=now, locked_until=None)

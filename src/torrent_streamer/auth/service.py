@@ -152,6 +152,8 @@ async def login(
         await _record_failure(ctx, session, key, meta, user, "disabled")
         raise InvalidCredentials()
     await repository.clear_throttle(session, key)
+    for limit in LOGIN_ACCOUNT_LIMITS:  # the password is known: the account's attempt window restarts
+        await ctx.services.limiter.clear(limit, "login-account", f"acct:{key}")
     now = ctx.now()
     if ctx.passwords.needs_rehash(user.password_hash):
         user.password_hash = await ctx.passwords.hash(password)
@@ -270,7 +272,7 @@ async def logout_all(ctx: AuthContext, session: AsyncSession, meta: RequestMeta,
     count = await repository.revoke_sessions(session, now=now, reason="logout_all", user_id=user_id)
     record_event(
         session, now=now, action="logout_all", actor_id=user_id, target_type="user", target_id=str(user_id),
-        ip=meta.ip, user_agent=meta.user_agent, details={"sessions": count},
+        ip=meta.ip, user_agent=meta.user_agent, details={"revoked": count},
     )  # fmt: skip
     return count
 
@@ -316,5 +318,5 @@ async def change_password(
     )
     record_event(
         session, now=now, action="password_change", actor_id=user.id, target_type="user", target_id=str(user.id),
-        ip=meta.ip, user_agent=meta.user_agent, details={"sessions_revoked": revoked},
+        ip=meta.ip, user_agent=meta.user_agent, details={"revoked": revoked},
     )  # fmt: skip

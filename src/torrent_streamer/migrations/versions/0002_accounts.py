@@ -26,6 +26,8 @@ def upgrade() -> None:
         sa.Column("locked_until", torrent_streamer.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("account_key", name=op.f("pk_login_throttle")),
     )
+    with op.batch_alter_table("login_throttle", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_login_throttle_last_failure_at"), ["last_failure_at"], unique=False)
     op.create_table(
         "signing_keys",
         sa.Column("kid", sa.String(length=64), nullable=False),
@@ -151,4 +153,7 @@ def downgrade() -> None:
 
     op.drop_table("used_token_ids")
     op.drop_table("signing_keys")
+    with op.batch_alter_table("login_throttle", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_login_throttle_last_failure_at"))
+
     op.drop_table("login_throttle")
