@@ -5,18 +5,18 @@
 -- auth_sessions: SELECT, INSERT, UPDATE - refresh families: sign-in inserts, refresh updates last use and idle expiry, logout/revoke sets revoked_at; revocation is an UPDATE, so no DELETE
 -- blocked_info_hashes: SELECT, INSERT, DELETE - takedown list: admins add and lift entries; adds/streams check it
 -- catalog_entries: SELECT, INSERT, UPDATE - catalog: search reads, submissions and imports insert/upsert, moderation updates the status (a removed entry stays as 'removed'; never DELETE)
--- catalog_reports: SELECT, INSERT, UPDATE - user reports: filed (INSERT), listed, resolved by moderators (UPDATE)
+-- catalog_reports: SELECT, INSERT, UPDATE (resolved_at) - user reports: filed (INSERT), listed, resolved by moderation (resolved_at only: who reported what and why is never rewritten); no DELETE
 -- indexers: SELECT, INSERT, DELETE - Torznab indexers: read per search, added by admins; DELETE so a removed indexer's encrypted key is gone
 -- library_entries: SELECT, INSERT, DELETE - users add torrents to and remove them from their library; never edited
 -- login_throttle: SELECT, INSERT, UPDATE, DELETE - sign-in back-off per account key: failures upsert (INSERT … ON CONFLICT UPDATE), a lock updates, a successful sign-in deletes the row
 -- mfa_recovery_codes: SELECT, INSERT, DELETE, UPDATE (used_at) - one-time recovery codes: enabling MFA inserts, a use marks used_at, regenerating or disabling MFA deletes the old set (a replaced secret must not linger)
--- panel_sessions: SELECT, INSERT, UPDATE, DELETE - admin panel sessions: created at sign-in, touched per request, deleted at sign-out or expiry
+-- panel_sessions: SELECT, INSERT, DELETE, UPDATE (token_hash, enrolling, last_seen_at) - admin panel sessions: created at sign-in, touched per request (last_seen_at), the cookie rotated when MFA enrolment completes (token_hash, enrolling); owner, family and the absolute expiry never change; deleted at sign-out or expiry
 -- refresh_tokens: SELECT, INSERT, UPDATE (used_at) - refresh tokens (SHA-256 only): each rotation inserts one and marks the old one used (reuse detection needs the used rows); the hash is never rewritten; no DELETE
 -- signing_keys: SELECT, INSERT, UPDATE (retired_at) - JWT key ring: the first key at start-up and `keys rotate` insert, `keys retire` sets retired_at; key material is never rewritten and keys are never deleted (old tokens must stay verifiable until retired)
--- torrents: SELECT, INSERT, UPDATE, DELETE - one row per info-hash: added on first add, metadata/last-watched updated, deleted when nobody holds it
+-- torrents: SELECT, INSERT, DELETE, UPDATE (name, total_size, last_watched_at) - one row per info-hash: added on first add, name/size filled in when metadata arrives, last-watched touched; deleted when nobody holds it (evicted). info_hash and node never change
 -- used_token_ids: SELECT, INSERT, DELETE - spent single-use token ids: insert refuses a second use, expired ids are purged (DELETE), so the table stays bounded
 -- users: SELECT, INSERT, UPDATE, DELETE - registration inserts; profile, password, role, disable and MFA changes update; account deletion (SR-4.5) deletes the row, its sessions and codes follow by ON DELETE CASCADE
--- watch_history: SELECT, INSERT, UPDATE, DELETE - resume positions: upserted by the player, removed with the user's data
+-- watch_history: SELECT, INSERT, UPDATE (position_seconds, duration_seconds, updated_at) - resume positions: inserted, then the position moved by the player; rows go only by ON DELETE CASCADE with their library entry or user, so no DELETE
 BEGIN;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM :"app_role";
 REVOKE ALL ON TABLE public."alembic_version" FROM PUBLIC, :"app_role";
@@ -30,7 +30,8 @@ GRANT SELECT, INSERT, DELETE ON TABLE public."blocked_info_hashes" TO :"app_role
 REVOKE ALL ON TABLE public."catalog_entries" FROM PUBLIC, :"app_role";
 GRANT SELECT, INSERT, UPDATE ON TABLE public."catalog_entries" TO :"app_role";
 REVOKE ALL ON TABLE public."catalog_reports" FROM PUBLIC, :"app_role";
-GRANT SELECT, INSERT, UPDATE ON TABLE public."catalog_reports" TO :"app_role";
+GRANT SELECT, INSERT ON TABLE public."catalog_reports" TO :"app_role";
+GRANT UPDATE ("resolved_at") ON TABLE public."catalog_reports" TO :"app_role";
 REVOKE ALL ON TABLE public."indexers" FROM PUBLIC, :"app_role";
 GRANT SELECT, INSERT, DELETE ON TABLE public."indexers" TO :"app_role";
 REVOKE ALL ON TABLE public."library_entries" FROM PUBLIC, :"app_role";
@@ -41,7 +42,8 @@ REVOKE ALL ON TABLE public."mfa_recovery_codes" FROM PUBLIC, :"app_role";
 GRANT SELECT, INSERT, DELETE ON TABLE public."mfa_recovery_codes" TO :"app_role";
 GRANT UPDATE ("used_at") ON TABLE public."mfa_recovery_codes" TO :"app_role";
 REVOKE ALL ON TABLE public."panel_sessions" FROM PUBLIC, :"app_role";
-GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE public."panel_sessions" TO :"app_role";
+GRANT SELECT, INSERT, DELETE ON TABLE public."panel_sessions" TO :"app_role";
+GRANT UPDATE ("token_hash", "enrolling", "last_seen_at") ON TABLE public."panel_sessions" TO :"app_role";
 REVOKE ALL ON TABLE public."refresh_tokens" FROM PUBLIC, :"app_role";
 GRANT SELECT, INSERT ON TABLE public."refresh_tokens" TO :"app_role";
 GRANT UPDATE ("used_at") ON TABLE public."refresh_tokens" TO :"app_role";
@@ -49,11 +51,13 @@ REVOKE ALL ON TABLE public."signing_keys" FROM PUBLIC, :"app_role";
 GRANT SELECT, INSERT ON TABLE public."signing_keys" TO :"app_role";
 GRANT UPDATE ("retired_at") ON TABLE public."signing_keys" TO :"app_role";
 REVOKE ALL ON TABLE public."torrents" FROM PUBLIC, :"app_role";
-GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE public."torrents" TO :"app_role";
+GRANT SELECT, INSERT, DELETE ON TABLE public."torrents" TO :"app_role";
+GRANT UPDATE ("name", "total_size", "last_watched_at") ON TABLE public."torrents" TO :"app_role";
 REVOKE ALL ON TABLE public."used_token_ids" FROM PUBLIC, :"app_role";
 GRANT SELECT, INSERT, DELETE ON TABLE public."used_token_ids" TO :"app_role";
 REVOKE ALL ON TABLE public."users" FROM PUBLIC, :"app_role";
 GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE public."users" TO :"app_role";
 REVOKE ALL ON TABLE public."watch_history" FROM PUBLIC, :"app_role";
-GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE public."watch_history" TO :"app_role";
+GRANT SELECT, INSERT ON TABLE public."watch_history" TO :"app_role";
+GRANT UPDATE ("position_seconds", "duration_seconds", "updated_at") ON TABLE public."watch_history" TO :"app_role";
 COMMIT;

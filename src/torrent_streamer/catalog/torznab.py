@@ -16,7 +16,7 @@ import hashlib
 import ipaddress
 import json
 import socket
-import xml.etree.ElementTree as ET  # nosec B405 - only the Element type and ParseError; defusedxml parses
+import xml.etree.ElementTree as ET  # nosec B405  # only the Element type and ParseError; defusedxml parses
 from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from typing import Protocol

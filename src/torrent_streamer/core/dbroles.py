@@ -143,7 +143,11 @@ APP_GRANTS: dict[str, TableGrant] = {
         "(a removed entry stays as 'removed'; never DELETE)",
     ),
     "catalog_reports": grant(
-        "SELECT", "INSERT", "UPDATE", why="user reports: filed (INSERT), listed, resolved by moderators (UPDATE)"
+        "SELECT",
+        "INSERT",
+        update_columns=("resolved_at",),
+        why="user reports: filed (INSERT), listed, resolved by moderation (resolved_at only: who reported "
+        "what and why is never rewritten); no DELETE",
     ),
     "indexers": grant(
         "SELECT",
@@ -154,9 +158,10 @@ APP_GRANTS: dict[str, TableGrant] = {
     "torrents": grant(
         "SELECT",
         "INSERT",
-        "UPDATE",
         "DELETE",
-        why="one row per info-hash: added on first add, metadata/last-watched updated, deleted when nobody holds it",
+        update_columns=("name", "total_size", "last_watched_at"),
+        why="one row per info-hash: added on first add, name/size filled in when metadata arrives, "
+        "last-watched touched; deleted when nobody holds it (evicted). info_hash and node never change",
     ),
     "library_entries": grant(
         "SELECT", "INSERT", "DELETE", why="users add torrents to and remove them from their library; never edited"
@@ -164,9 +169,9 @@ APP_GRANTS: dict[str, TableGrant] = {
     "watch_history": grant(
         "SELECT",
         "INSERT",
-        "UPDATE",
-        "DELETE",
-        why="resume positions: upserted by the player, removed with the user's data",
+        update_columns=("position_seconds", "duration_seconds", "updated_at"),
+        why="resume positions: inserted, then the position moved by the player; rows go only by ON DELETE "
+        "CASCADE with their library entry or user, so no DELETE",
     ),
     "blocked_info_hashes": grant(
         "SELECT", "INSERT", "DELETE", why="takedown list: admins add and lift entries; adds/streams check it"
@@ -174,9 +179,11 @@ APP_GRANTS: dict[str, TableGrant] = {
     "panel_sessions": grant(
         "SELECT",
         "INSERT",
-        "UPDATE",
         "DELETE",
-        why="admin panel sessions: created at sign-in, touched per request, deleted at sign-out or expiry",
+        update_columns=("token_hash", "enrolling", "last_seen_at"),
+        why="admin panel sessions: created at sign-in, touched per request (last_seen_at), the cookie "
+        "rotated when MFA enrolment completes (token_hash, enrolling); owner, family and the absolute "
+        "expiry never change; deleted at sign-out or expiry",
     ),
 }
 
