@@ -17,7 +17,7 @@ from typing import Any
 
 import libtorrent as lt
 import pytest
-from hypothesis import HealthCheck, assume, given, reject, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from torrent_streamer.catalog import magnet as catalog_magnet
@@ -228,8 +228,6 @@ def test_structurally_mutated_torrents_are_refused_only_with_invalid_torrent(
         node = node[key]
     key = path[-1] if path else b"info"
     node[key] = replacement
-    # Known bug (see test_an_announce_list_that_is_not_a_list_is_an_invalid_torrent): drop with that xfail.
-    assume(not isinstance(top.get(b"announce-list"), int))
     _refused_only_as_intended(lt.bencode(top))
 
 
@@ -243,7 +241,6 @@ def test_info_fields_of_any_type_are_refused_only_with_invalid_torrent(field: by
     _refused_only_as_intended(lt.bencode(top))
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason="torrentfile._tracker_urls iterates a non-list announce-list")
 def test_an_announce_list_that_is_not_a_list_is_an_invalid_torrent() -> None:
     top = valid_torrent(multi=False)
     top[b"announce-list"] = 5
@@ -260,9 +257,6 @@ def _torznab(payload: bytes) -> list[TorznabResult] | None:
         return parse_torznab(payload, "fuzz")
     except TorznabError:
         return None
-    except LookupError:
-        # Known bug (see test_an_unknown_xml_encoding_is_a_torznab_error): drop with that xfail.
-        reject()
 
 
 @FUZZ
@@ -288,7 +282,6 @@ def test_mutated_recorded_answers_are_refused_only_with_torznab_error(payload: b
         assert result.leechers >= 0
 
 
-@pytest.mark.xfail(strict=True, raises=LookupError, reason="parse_torznab lets expat's LookupError escape")
 def test_an_unknown_xml_encoding_is_a_torznab_error() -> None:
     """Found by the fuzz gate: a mutated ``encoding="UTF-8"`` declaration fails the whole search."""
     recorded = (TORZNAB_FIXTURES / "jackett_interstellar.xml").read_bytes()
