@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from hypothesis import HealthCheck, settings
 from sqlalchemy.exc import DBAPIError
 
 from tests import support
@@ -18,6 +19,11 @@ from torrent_streamer.app import create_app
 from torrent_streamer.core import migrate
 from torrent_streamer.core.clock import FrozenClock
 from torrent_streamer.core.config import Settings
+
+# No timing thresholds in pass/fail tests: property tests have no per-example deadline (a loaded
+# CI machine must not turn a slow example into a failure); each test still bounds its examples.
+settings.register_profile("torrent-streamer", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("torrent-streamer")
 
 
 @pytest.fixture(scope="session")
