@@ -18,6 +18,7 @@ import os
 import platform
 import random
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -297,9 +298,10 @@ async def warm_up(user: User, media: Media, timeout: float = 600) -> float:
 
 
 # --- report ---------------------------------------------------------------------------------
-def pct(values: list[float], q: float) -> float:
+def pct(values: list[float], q: float) -> str:
+    """The q-quantile in milliseconds (nearest rank), or a dash without samples."""
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else float("nan")
+    return f"{ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000:.1f}" if ordered else "–"
 
 
 def report(stats: Stats, seconds: float, rss: list[dict[str, int]], meta: dict[str, Any]) -> tuple[str, int]:
@@ -318,8 +320,8 @@ def report(stats: Stats, seconds: float, rss: list[dict[str, int]], meta: dict[s
         lat = stats.samples.get(route, [])
         limited = stats.limited_latency.get(route, [])
         rows.append(
-            f"| {route} | {n} | {n / seconds:.1f} | {ok} | {pct(lat, 0.5):.1f} / {pct(lat, 0.95):.1f} / "
-            f"{pct(lat, 0.99):.1f} | {counts.get('429', 0)} | {pct(limited, 0.5):.1f} | "
+            f"| {route} | {n} | {n / seconds:.1f} | {ok} | {pct(lat, 0.5)} / {pct(lat, 0.95)} / "
+            f"{pct(lat, 0.99)} | {counts.get('429', 0)} | {pct(limited, 0.5)} | "
             f"{', '.join(f'{k}: {v}' for k, v in sorted(errors.items())) or '0'} |"
         )
     rows.append(f"| **all** | {total} | {total / seconds:.1f} | | | | | {unintended} |")
@@ -365,6 +367,7 @@ async def run(args: argparse.Namespace) -> str:
     process: subprocess.Popen[bytes] | None = None
     seeder: Seeder | None = None
     users: list[User] = []
+    keep = True  # the work directory (service log, media) stays for a failed or erroneous run
     try:
         cli(env, "migrate")
         write_catalog(work / "catalog.csv", args.catalog_rows, seed=1)
@@ -403,8 +406,7 @@ async def run(args: argparse.Namespace) -> str:
         }
         markdown, unintended = report(stats, seconds, rss, meta)
         print(markdown)
-        if unintended:
-            print(f"service log kept at {work / 'service.log'}")
+        keep = unintended > 0
         return markdown
     finally:
         for user in users:
@@ -415,6 +417,10 @@ async def run(args: argparse.Namespace) -> str:
             seeder.close()
         await pg_admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         await drop_redis_prefix(prefix)
+        if keep:
+            print(f"work directory and service log kept in {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 async def drop_redis_prefix(prefix: str) -> None:
