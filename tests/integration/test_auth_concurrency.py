@@ -8,6 +8,7 @@ import asyncio
 import httpx
 from sqlalchemy import func, select
 
+from tests import support
 from tests.auth_helpers import login, new_email, new_password, next_totp_code, register_and_login, services_of
 from torrent_streamer.auth.keyring import KeyRing
 from torrent_streamer.auth.models import AuthSession, SigningKey
@@ -29,9 +30,13 @@ async def test_concurrent_registrations_of_one_email_create_one_account(client: 
 
 async def test_instances_racing_to_create_the_first_key_agree(client: httpx.AsyncClient) -> None:
     services = services_of(client)
-    async with services.sessionmaker() as session:
-        await session.execute(SigningKey.__table__.delete())
-        await session.commit()
+    # set-up as the administrator: the application role may not delete signing keys (SR-7.2)
+    admin = support.engine_for(support.admin_url(services.settings.effective_database_url))
+    try:
+        async with admin.begin() as connection:
+            await connection.execute(SigningKey.__table__.delete())
+    finally:
+        await admin.dispose()
     rings = [KeyRing(services.sessionmaker, services.secret_box, services.clock) for _ in range(3)]
     await asyncio.gather(*(ring.ensure_key() for ring in rings))
     kids = {(await ring.signing_key()).kid for ring in rings}
