@@ -11,7 +11,7 @@ from typing import Any
 
 import structlog
 from fastapi import FastAPI
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 from redis.asyncio import Redis
 from starlette.middleware.cors import CORSMiddleware
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -117,6 +117,11 @@ def create_app(
     for router in build_root_routers():
         app.include_router(router)
     app.include_router(build_api_router())
+    # Included routers keep relative paths on their routes: map each route to its full template
+    # once, for access logs and metric labels.
+    app.state.route_paths = {
+        id(context.original_route): str(context.path) for context in iter_route_contexts(app.routes)
+    }
 
     # Added innermost first: each add_middleware wraps what is already there.
     app.add_middleware(

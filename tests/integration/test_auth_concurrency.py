@@ -30,7 +30,7 @@ async def test_concurrent_registrations_of_one_email_create_one_account(client: 
 
 async def test_instances_racing_to_create_the_first_key_agree(client: httpx.AsyncClient) -> None:
     services = services_of(client)
-    # set-up as the administrator: the application role may not delete signing keys (SR-7.2)
+    # The app role may not delete signing keys (least privilege): clear them as the administrator.
     admin = support.engine_for(support.admin_url(services.settings.effective_database_url))
     try:
         async with admin.begin() as connection:

@@ -159,3 +159,13 @@ async def test_a_broad_query_orders_by_popularity_and_pages_stay_consistent(
         second = await search(session, q="common word", limit=8, cursor=first.next_cursor)
         assert [item.seeders for item in second.items] == list(range(6, -1, -1))
         assert titles(await search(session, q="rare"))[0] == "Rare Title"
+
+
+@pytest.mark.postgres_only
+async def test_postgres_understands_websearch_syntax(session: AsyncSession) -> None:
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("websearch syntax is PostgreSQL's")
+    found = titles(await search(session, q="interstellar -soundtrack -documentary"))
+    assert found == ["Interstellar.2014.1080p.BluRay.x264-SPARKS"]
+    assert titles(await search(session, q='"making of"')) == ["Interstellar (2014) Making Of Documentary"]
+    assert len(titles(await search(session, q="inception or soundtrack"))) == 2

@@ -41,6 +41,7 @@ async def test_metrics_need_the_token(settings_factory: Callable[..., Settings])
     app = create_app(settings_factory(metrics_token="m" * 40))
     async with support.client_for(app) as client:
         await client.get("/healthz")
+        await client.get("/api/v1/me")  # a route of an included router: labelled by its full template
         anonymous = await client.get("/metrics")
         wrong = await client.get("/metrics", headers={"authorization": "Bearer nope"})
         right = await client.get("/metrics", headers={"authorization": "Bearer " + "m" * 40})
@@ -48,6 +49,7 @@ async def test_metrics_need_the_token(settings_factory: Callable[..., Settings])
     assert wrong.status_code == 404
     assert right.status_code == 200
     assert 'ts_http_requests_total{method="GET",route="/healthz",status="200"}' in right.text
+    assert 'ts_http_requests_total{method="GET",route="/api/v1/me",status="401"}' in right.text
 
 
 async def test_metrics_without_token_only_for_loopback_in_development(settings: Settings) -> None:

@@ -17,6 +17,7 @@ from torrent_streamer.catalog.query import (
     guess_category,
     tokens,
     tsquery_prefix,
+    uses_websearch_syntax,
     word_similarity,
 )
 
@@ -117,6 +118,13 @@ def test_tokens_split_release_names() -> None:
     ]
     assert fts5_match(["inter", "stel"]) == '"inter" "stel"*'
     assert tsquery_prefix(["inter", "stel"]) == "inter & stel:*"
+
+
+def test_websearch_syntax_is_recognised() -> None:
+    assert uses_websearch_syntax('"exact phrase"')
+    assert uses_websearch_syntax("star -wars")
+    assert uses_websearch_syntax("alien or predator")
+    assert not uses_websearch_syntax("interstellar 2014 x-men oracle")
 
 
 def test_word_similarity_tolerates_one_typo_and_ignores_unrelated_titles() -> None:

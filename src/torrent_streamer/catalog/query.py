@@ -41,6 +41,14 @@ def normalised_query(text: str) -> str:
     return " ".join(tokens(text))
 
 
+_WEBSEARCH_SYNTAX = re.compile(r'"|(?:^|\s)-\w|\bor\b', re.IGNORECASE)
+
+
+def uses_websearch_syntax(text: str) -> bool:
+    """Quotes, ``or`` or a ``-word``: only then is PostgreSQL's ``websearch_to_tsquery`` worth its cost."""
+    return _WEBSEARCH_SYNTAX.search(text) is not None
+
+
 def fts5_match(words: list[str]) -> str:
     """FTS5: every word, the last one also as a prefix (``"inter"*``)."""
     parts = [f'"{w}"' for w in words[:-1]]

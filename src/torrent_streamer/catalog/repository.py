@@ -56,14 +56,15 @@ Clause = tuple[sa.ColumnElement[bool], sa.ColumnElement[float]]  # (match condit
 
 
 def _pg_words(flt: SearchFilter) -> Clause:
-    """Full-text: every word (the last as a prefix) or the websearch syntax; ts_rank, title-weighted."""
+    """Full-text: every word, the last as a prefix; or, when the query uses it, the websearch syntax
+    (quotes, ``or``, ``-word``). Scored by ts_rank: title words weigh more, normalised by length."""
     simple = sa.cast(sa.literal("simple"), postgresql.REGCONFIG)
     document = sa.literal_column("catalog_entries.fts_document", type_=postgresql.TSVECTOR)
-    prefix = sa.func.to_tsquery(simple, text_query.tsquery_prefix(flt.words))
-    web = sa.func.websearch_to_tsquery(simple, flt.text)
-    match = sa.or_(document.op("@@")(prefix), document.op("@@")(web))
-    # normalisation 1: divide by 1 + log(document length), so focused titles outrank long ones
-    return match, sa.cast(sa.func.ts_rank(document, prefix, 1), sa.Double)
+    if text_query.uses_websearch_syntax(flt.text):
+        tsquery = sa.func.websearch_to_tsquery(simple, flt.text)
+    else:
+        tsquery = sa.func.to_tsquery(simple, text_query.tsquery_prefix(flt.words))
+    return document.op("@@")(tsquery), sa.cast(sa.func.ts_rank(document, tsquery, 1), sa.Double)
 
 
 def _pg_typos(flt: SearchFilter) -> Clause:

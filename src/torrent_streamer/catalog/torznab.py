@@ -5,7 +5,8 @@
     └── BlockedAddress      (the indexer resolves to a private/loopback address: SSRF refused)
 
 A failing indexer never fails a search: its outcome (``ok``, ``cached``, ``timeout``, ``error``,
-``invalid``, ``blocked``) is reported next to the results.
+``invalid``, ``blocked``) is reported next to the results. XML is parsed by defusedxml only;
+the standard library's ElementTree is imported for its types and parse error.
 """
 
 from __future__ import annotations
@@ -175,7 +176,7 @@ def parse_torznab(payload: bytes, indexer: str) -> list[TorznabResult]:
     """Parse a Torznab RSS answer; DTDs, entities and external references are refused."""
     try:
         root = fromstring(payload, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    except (DefusedXmlException, ET.ParseError, ValueError) as exc:
+    except (DefusedXmlException, ET.ParseError, ValueError, LookupError) as exc:  # LookupError: unknown encoding
         raise TorznabError(f"unusable XML ({type(exc).__name__})") from None
     if root.tag == "error":
         raise TorznabError("the indexer returned a Torznab error")

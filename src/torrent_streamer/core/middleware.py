@@ -53,7 +53,14 @@ async def send_problem(
 
 
 def route_template(scope: Scope) -> str:
+    """The matched route's full path template (never the raw path: tokens live in paths)."""
     route = scope.get("route")
+    if route is None:
+        return "<unmatched>"
+    app = scope.get("app")
+    full_paths = getattr(getattr(app, "state", None), "route_paths", None)
+    if isinstance(full_paths, dict) and id(route) in full_paths:
+        return str(full_paths[id(route)])
     path = getattr(route, "path", None)
     return path if isinstance(path, str) else "<unmatched>"
 

@@ -133,7 +133,10 @@ def check_info_dict(info: Any, cfg: EngineConfig) -> None:
 def _tracker_urls(top: dict[bytes, Any]) -> Iterator[tuple[bytes, frozenset[str]]]:
     if isinstance(top.get(b"announce"), bytes):
         yield top[b"announce"], TRACKER_SCHEMES
-    for tier in top.get(b"announce-list", []) or []:
+    tiers = top.get(b"announce-list", []) or []
+    if not isinstance(tiers, list):  # libtorrent ignores it; we refuse what we cannot vet
+        raise InvalidTorrent("announce-list is not a list")
+    for tier in tiers:
         for url in tier if isinstance(tier, list) else [tier]:
             yield url, TRACKER_SCHEMES
     for key in (b"url-list", b"httpseeds"):
