@@ -139,6 +139,13 @@ def test_admin_sees_the_torrent_and_blocks_it(
     sign_in(page, server, admin, start="/admin/torrents")
     row = page.locator(f'tr[data-info-hash="{media.info_hash}"]')
     expect(row).to_contain_text("Sample")
+    # The count comes from the engine's batched status (refreshed every second), rendered once per
+    # page: reload until the just-added torrent is counted (bounded).
+    for _ in range(30):
+        if page.locator("#active-torrents").inner_text().strip() == "1":
+            break
+        page.wait_for_timeout(500)
+        page.reload()
     expect(page.locator("#active-torrents")).to_have_text("1")
     screenshot(page, "panel-torrents")
     page.get_by_label("Info-hash", exact=True).fill(media.info_hash)
