@@ -26,8 +26,11 @@ REGISTER = "/api/v1/auth/register"
 
 @pytest.fixture
 async def fresh_ip_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """A client from its own documentation-range address, so IP limits of other tests never interfere."""
-    address = f"203.0.113.{secrets.randbelow(250) + 1}"
+    """A client from its own documentation-range address, so IP limits of other tests never interfere.
+
+    IPv6 (2001:db8::/32) so addresses never collide within a run: 250 IPv4 ones did (a 429 early).
+    """
+    address = f"2001:db8::{secrets.token_hex(2)}:{secrets.token_hex(2)}:{secrets.token_hex(2)}"
     async with support.client_for(app, client_addr=(address, 40000)) as client:
         yield client
 
@@ -177,7 +180,7 @@ async def test_sign_in_events_are_audited_without_secrets(fresh_ip_client: httpx
     assert {"register", "login", "login_failed"} <= set(by_action)
     failed = by_action["login_failed"]
     assert failed.ip is not None
-    assert failed.ip.startswith("203.0.113.")
+    assert failed.ip.startswith("2001:db8::")
     assert failed.target_id == str(user.user_id)
     assert failed.outcome == "failure"
     dumped = repr([(e.details, e.target_id, e.user_agent) for e in events])
