@@ -3,6 +3,7 @@
 # embedded SQLite default with in-process rate limits. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash scripts/system-deps.sh
 bash scripts/services.sh
 
 mkdir -p test-artifacts
