@@ -36,6 +36,11 @@ def key_of(ih: Any) -> str:
     return str(ih.v1) if ih.has_v1() else str(ih.v2)
 
 
+def storage_key_of(key: str, ti: lt.torrent_info | None) -> str:
+    """The data directory's name: the v1 hash once metadata shows one (hybrid torrents), else `key`."""
+    return key_of(ti.info_hashes()) if ti is not None else key
+
+
 def _check_component(raw: Any, cfg: EngineConfig) -> None:
     if not isinstance(raw, bytes):
         raise InvalidTorrent("file name is not a string")
