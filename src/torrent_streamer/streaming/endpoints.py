@@ -15,6 +15,7 @@ from torrent_streamer.core.deps import ClockDep, ServicesDep, SessionDep
 from torrent_streamer.core.errors import RangeNotSatisfiable, problem_responses
 from torrent_streamer.engine import EngineError, FileReader
 from torrent_streamer.streaming import service
+from torrent_streamer.streaming.content import served_headers
 from torrent_streamer.streaming.ranges import RangeNotSatisfiableError, if_range_allows, parse_range
 from torrent_streamer.streaming.response import StreamResponse
 from torrent_streamer.streaming.subtitles import MAX_SUBTITLE_BYTES, SubtitleError, is_subtitle, to_webvtt
@@ -22,7 +23,6 @@ from torrent_streamer.streaming.tokens import MAX_TOKEN_LENGTH
 from torrent_streamer.torrents import service as torrents_service
 from torrent_streamer.torrents.dependencies import TorrentUser
 from torrent_streamer.torrents.errors import SubtitleUnavailable, http_error
-from torrent_streamer.torrents.names import content_disposition
 from torrent_streamer.torrents.runtime import EngineDep
 from torrent_streamer.torrents.schemas import StreamUrlPublic
 
@@ -93,8 +93,7 @@ async def _stream(token: str, request: Request, services: ServicesDep, engine: E
     headers = {
         "Accept-Ranges": "bytes",
         "ETag": etag,
-        "Content-Type": file.mime or "application/octet-stream",
-        "Content-Disposition": content_disposition(file.name),
+        **served_headers(file.name, file.mime),
         "Cache-Control": "private, no-store",
     }
     range_header = request.headers.get("range")
