@@ -252,3 +252,15 @@ async def test_personal_data_export_lists_library_and_history(client: httpx.Asyn
     other = export.json()["other"]
     assert [item["id"] for item in other["torrents"]] == [torrent_id]
     assert other["watch_history"][0]["position_seconds"] == 42.0
+
+
+@pytest.mark.parametrize("peer", ["tracker.example.com:6881", "peer.example.org:51413"])
+async def test_host_name_peer_hint_is_refused_with_422(client: httpx.AsyncClient, app: FastAPI, peer: str) -> None:
+    """Issue 12 item 8: `x.pe` takes IP literals only; a host name is a clear 422 and adds nothing."""
+    user = await ts.login(client)
+    magnet = f"magnet:?xt=urn:btih:{'cd' * 20}&x.pe={peer}"
+    response = await client.post("/api/v1/torrents", headers=user.headers, json={"magnet": magnet})
+    assert response.status_code == 422, response.text
+    assert response.json()["type"].endswith("invalid-magnet")
+    assert ts.engine_of(app).stats().active_torrents == 0
+    assert (await client.get("/api/v1/torrents", headers=user.headers)).json()["items"] == []
