@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import libtorrent as lt
 import pytest
 from fastapi import FastAPI
 
@@ -264,3 +265,13 @@ async def test_host_name_peer_hint_is_refused_with_422(client: httpx.AsyncClient
     assert response.json()["type"].endswith("invalid-magnet")
     assert ts.engine_of(app).stats().active_torrents == 0
     assert (await client.get("/api/v1/torrents", headers=user.headers)).json()["items"] == []
+
+
+async def test_piece_length_over_the_cap_is_a_clear_422(client: httpx.AsyncClient, app: FastAPI) -> None:
+    """Issue 12 item 6: a 64 MiB-piece torrent is refused (default `TS_ENGINE_MAX_PIECE_LENGTH` 16 MiB)."""
+    info = {b"name": b"Big", b"piece length": 64 * 1024 * 1024, b"pieces": b"x" * 20, b"length": 100}
+    user = await ts.login(client)
+    response = await add(client, user, bytes(lt.bencode({b"info": info})))
+    assert response.status_code == 422, response.text
+    assert "piece length over the limit of 16 MiB" in response.json()["detail"]
+    assert ts.engine_of(app).stats().active_torrents == 0

@@ -12,7 +12,7 @@ from typing import Any
 
 import libtorrent as lt
 
-from .alerts import IH, Event, Snap, ih_of
+from .alerts import IH, Event, Snap
 from .config import EngineConfig
 from .errors import InvalidTorrent, user_error
 from .status import initial_priorities
@@ -120,9 +120,7 @@ class EngineEvents:
 
     def _adopt_hashes(self, t: TorrentState, ti: lt.torrent_info) -> None:
         """A magnet's metadata may reveal a second hash (hybrid): answer to it, store under v1."""
-        for h in ih_of(ti.info_hashes()):
-            if h is not None and h != t.key:
-                self._aliases[h] = t.key
+        self._aliases.update({h: t.key for h in t.info.info_hashes if h != t.key})
         storage = storage_key_of(t.key, ti)
         if storage != t.key:  # a btmh-only magnet of a hybrid torrent: nothing is written yet
             t.handle.move_storage(str(data_dir(self.config.download_dir, storage)))

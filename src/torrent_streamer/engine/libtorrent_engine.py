@@ -200,6 +200,7 @@ class LibtorrentEngine(EngineEvents):
                 handle.force_recheck()
             t = TorrentState(key, handle, torrent_info_of(key, ti, name))
             t.ti = ti
+            self._aliases.update({h: key for h in t.info.info_hashes if h != key})
             self._removed.discard(key)
             self._torrents[key] = t
             if ti is not None:

@@ -205,6 +205,7 @@ class MemoryEngine:
             None,
             list(i.files),
             readers,
+            i.info_hashes or (i.info_hash,),
         )
 
     def list_status(self) -> list[TorrentStatus]:

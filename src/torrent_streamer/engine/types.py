@@ -37,6 +37,7 @@ class TorrentInfo:
     piece_length: int = 0
     num_pieces: int = 0
     files: tuple[FileInfo, ...] = ()
+    info_hashes: tuple[str, ...] = ()  # every known hash (v1 and v2 of a hybrid), `info_hash` first
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +68,7 @@ class TorrentStatus:
     error: str | None
     files: list[FileInfo] = field(default_factory=list)
     readers: list[ReaderStatus] = field(default_factory=list)
+    info_hashes: tuple[str, ...] = ()  # every known hash of the torrent (takedowns match any of them)
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ from torrent_streamer.streaming.tokens import MAX_TOKEN_LENGTH
 from torrent_streamer.torrents import service as torrents_service
 from torrent_streamer.torrents.dependencies import TorrentUser
 from torrent_streamer.torrents.errors import SubtitleUnavailable, http_error
+from torrent_streamer.torrents.limits import LeasedReader, stream_caps
 from torrent_streamer.torrents.runtime import EngineDep
 from torrent_streamer.torrents.schemas import StreamUrlPublic
 
@@ -70,7 +71,7 @@ async def create_stream_url(
 STREAM_RESPONSES: dict[int | str, dict[str, object]] = {
     200: {"description": "The whole file", "content": {"application/octet-stream": {}}},
     206: {"description": "One byte range", "content": {"application/octet-stream": {}}},
-    **problem_responses(401, 403, 404, 416, 422, 451, 503),
+    **problem_responses(401, 403, 404, 416, 422, 429, 451, 503),
 }
 
 
@@ -111,9 +112,15 @@ async def _stream(token: str, request: Request, services: ServicesDep, engine: E
     headers["Content-Length"] = str(length)
     if request.method == "HEAD":
         return Response(status_code=status_code, headers=headers)
+    lease = stream_caps(services).acquire(target.user_id)  # 429 + Retry-After before anything is sent
 
     async def open_reader() -> FileReader:
-        return await engine.open_reader(target.info_hash, file.index)
+        try:
+            reader = await engine.open_reader(target.info_hash, file.index)
+        except BaseException:
+            lease.release()
+            raise
+        return LeasedReader(reader, lease)
 
     return StreamResponse(
         open_reader=open_reader,

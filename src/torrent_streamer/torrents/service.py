@@ -4,6 +4,7 @@ listing with live engine status, removal when nobody holds a torrent, history, t
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -96,6 +97,8 @@ async def add_to_library(
         )
     except EngineError as exc:
         raise http_error(exc) from exc
+    if set(info.info_hashes) - set(hashes):  # a cached info dict showed another hash (hybrid torrent)
+        await refuse_if_blocked(session, engine, info.info_hash, info.info_hashes, drop=engine_added)
     try:
         return await _record(
             session,
@@ -165,6 +168,20 @@ async def remove_from_library(session: AsyncSession, user_id: uuid.UUID, entry_i
         return None
     await repository.delete_torrent(session, torrent.id)
     return torrent.info_hash
+
+
+async def refuse_if_blocked(
+    session: AsyncSession, engine: Engine, info_hash: str, hashes: Sequence[str], *, drop: bool = True
+) -> None:
+    """Takedowns hold across hash forms: refuse (451) when any hash of the torrent is blocked.
+
+    Called again once metadata shows every hash (a `btmh`-only magnet of a hybrid torrent blocked by
+    its v1 hash); a torrent found blocked this late is dropped from the engine like a fresh block.
+    """
+    if await repository.is_blocked(session, sorted({info_hash, *hashes})):
+        if drop:
+            await drop_from_engine(engine, info_hash)
+        raise TorrentBlocked("This torrent has been taken down.")
 
 
 async def drop_from_engine(engine: Engine, info_hash: str) -> None:
