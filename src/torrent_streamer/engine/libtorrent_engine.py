@@ -274,7 +274,7 @@ class LibtorrentEngine(EngineEvents):
         return s.total_payload_download if s else 0
 
     # -- readers ------------------------------------------------------------------
-    async def open_reader(self, info_hash: str, file_index: int) -> LtFileReader:
+    async def open_reader(self, info_hash: str, file_index: int, owner: str | None = None) -> LtFileReader:
         t = self._get(info_hash)
         if not t.info.has_metadata:
             await self.wait_metadata(info_hash, self.config.metadata_timeout)
@@ -286,6 +286,7 @@ class LibtorrentEngine(EngineEvents):
         if t.want_file(f.index):
             t.reconnect(self.config.enable_dht)
         r = LtFileReader(t, f, self.config, self._observer, self._reader_closed)
+        r.owner = owner
         t.readers.add(r)
         if f.streamable and f.index not in t.moov and f.name.lower().endswith(_MP4_SUFFIXES):
             t.moov[f.index] = (0, 0)  # placeholder: located once

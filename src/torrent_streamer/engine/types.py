@@ -48,6 +48,7 @@ class ReaderStatus:
     position: int
     buffered_ahead_bytes: int
     seconds_to_start: float
+    owner: str | None = None  # who opened it (an opaque id from the caller): status is shown per owner
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +135,7 @@ class Engine(Protocol):
 
     def list_status(self) -> list[TorrentStatus]: ...
 
-    async def open_reader(self, info_hash: str, file_index: int) -> FileReader: ...
+    async def open_reader(self, info_hash: str, file_index: int, owner: str | None = None) -> FileReader: ...
 
     async def remove(self, info_hash: str, delete_files: bool = True) -> None: ...
 

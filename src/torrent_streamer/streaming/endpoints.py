@@ -116,7 +116,7 @@ async def _stream(token: str, request: Request, services: ServicesDep, engine: E
 
     async def open_reader() -> FileReader:
         try:
-            reader = await engine.open_reader(target.info_hash, file.index)
+            reader = await engine.open_reader(target.info_hash, file.index, owner=str(target.user_id))
         except BaseException:
             lease.release()
             raise
@@ -150,7 +150,7 @@ async def torrent_subtitles(
         raise SubtitleUnavailable("This subtitle file is too large.", slug="subtitle-too-large")
     data = bytearray()
     try:
-        async with await engine.open_reader(torrent.info_hash, index) as reader:
+        async with await engine.open_reader(torrent.info_hash, index, owner=str(principal.user_id)) as reader:
             while len(data) < file.size:
                 data += await reader.read(len(data), file.size - len(data))
     except EngineError as exc:

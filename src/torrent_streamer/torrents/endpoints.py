@@ -208,7 +208,7 @@ async def torrent_events(
         try:
             yield "retry: 2000\n\n"
             for _ in range(EVENTS_MAX):
-                event = presenters.stream_event(service.engine_status(engine, info_hash))
+                event = presenters.stream_event(service.engine_status(engine, info_hash), principal.user_id)
                 yield f"event: status\ndata: {json.dumps(event.model_dump(mode='json'), separators=(',', ':'))}\n\n"
                 await asyncio.sleep(EVENTS_INTERVAL_SECONDS)
         finally:
