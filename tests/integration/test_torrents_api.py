@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import json
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -280,8 +281,11 @@ async def test_piece_length_over_the_cap_is_a_clear_422(client: httpx.AsyncClien
     assert ts.engine_of(app).stats().active_torrents == 0
 
 
-async def test_status_shows_only_the_callers_own_readers(client: httpx.AsyncClient, app: FastAPI) -> None:
-    """Issue 12 item 11: two users hold one torrent; neither sees where the other is watching."""
+@asynccontextmanager
+async def _one_user_watching(
+    client: httpx.AsyncClient, app: FastAPI
+) -> AsyncIterator[tuple[tuple[ts.Authed, str], tuple[ts.Authed, str]]]:
+    """Two users hold one torrent; the first has a stream body open (a client that stopped reading)."""
     media = ts.seed_media(ts.engine_of(app))
     watcher, other = await ts.login(client), await ts.login(client)
     mine = (await add(client, watcher, media.torrent)).json()["id"]
@@ -291,38 +295,32 @@ async def test_status_shows_only_the_callers_own_readers(client: httpx.AsyncClie
     task = asyncio.create_task(call.run())
     await asyncio.wait_for(call.body_started.wait(), 10)
     try:
+        yield (watcher, mine), (other, theirs)
+    finally:
+        call.leave.set()
+        call.release.set()
+        await asyncio.wait_for(task, 10)
+
+
+async def test_status_shows_only_the_callers_own_readers(client: httpx.AsyncClient, app: FastAPI) -> None:
+    """Issue 12 item 11: two users hold one torrent; neither sees where the other is watching."""
+    async with _one_user_watching(client, app) as ((watcher, mine), (other, theirs)):
         own = (await client.get(f"/api/v1/torrents/{mine}", headers=watcher.headers)).json()
         assert [r["file_index"] for r in own["readers"]] == [0]
         seen = (await client.get(f"/api/v1/torrents/{theirs}", headers=other.headers)).json()
         assert seen["readers"] == []
         assert seen["start_estimate_seconds"] is None
-    finally:
-        call.leave.set()
-        call.release.set()
-        await asyncio.wait_for(task, 10)
 
 
 async def test_events_show_only_the_callers_own_readers(
     client: httpx.AsyncClient, app: FastAPI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(torrent_endpoints, "EVENTS_MAX", 1)
-    media = ts.seed_media(ts.engine_of(app))
-    watcher, other = await ts.login(client), await ts.login(client)
-    mine = (await add(client, watcher, media.torrent)).json()["id"]
-    theirs = (await add(client, other, media.torrent)).json()["id"]
-    minted = await client.post(f"/api/v1/torrents/{mine}/files/0/stream", headers=watcher.headers)
-    call = ts.AsgiCall(app, urlsplit(minted.json()["url"]).path, hold=True)
-    task = asyncio.create_task(call.run())
-    await asyncio.wait_for(call.body_started.wait(), 10)
-    try:
+    async with _one_user_watching(client, app) as ((watcher, mine), (other, theirs)):
         for user, entry, expected in ((watcher, mine, 1), (other, theirs, 0)):
             text = (await client.get(f"/api/v1/torrents/{entry}/events", headers=user.headers)).text
             event = json.loads(next(b for b in text.split("\n\n") if b.startswith("event: status")).split("data: ")[1])
             assert len(event["readers"]) == expected
-    finally:
-        call.leave.set()
-        call.release.set()
-        await asyncio.wait_for(task, 10)
 
 
 async def test_account_deletion_releases_its_torrents(client: httpx.AsyncClient, app: FastAPI) -> None:

@@ -65,34 +65,25 @@ class ConcurrencyCaps:
         return self._open.get(user_id, 0)
 
 
+def _caps(services: Services, key: str, per_user: int, total: int | None, what: str) -> ConcurrencyCaps:
+    """The node's caps for one kind of response, made on first use (never at import time)."""
+    caps: ConcurrencyCaps | None = services.extras.get(key)
+    if caps is None:
+        retry_after = services.settings.stream_busy_retry_after_seconds
+        caps = ConcurrencyCaps(per_user=per_user, total=total, retry_after=retry_after, what=what)
+        services.extras[key] = caps
+    return caps
+
+
 def stream_caps(services: Services) -> ConcurrencyCaps:
     """Stream bodies: per user (``TS_STREAM_MAX_PER_USER``) and per node (``TS_STREAM_MAX_READERS``)."""
-    caps: ConcurrencyCaps | None = services.extras.get(STREAM_CAPS_KEY)
-    if caps is None:
-        s = services.settings
-        caps = ConcurrencyCaps(
-            per_user=s.stream_max_per_user,
-            total=s.stream_max_readers,
-            retry_after=s.stream_busy_retry_after_seconds,
-            what="streams",
-        )
-        services.extras[STREAM_CAPS_KEY] = caps
-    return caps
+    s = services.settings
+    return _caps(services, STREAM_CAPS_KEY, s.stream_max_per_user, s.stream_max_readers, "streams")
 
 
 def event_caps(services: Services) -> ConcurrencyCaps:
     """Server-Sent Event streams per user (``TS_EVENTS_MAX_PER_USER``)."""
-    caps: ConcurrencyCaps | None = services.extras.get(EVENT_CAPS_KEY)
-    if caps is None:
-        s = services.settings
-        caps = ConcurrencyCaps(
-            per_user=s.events_max_per_user,
-            total=None,
-            retry_after=s.stream_busy_retry_after_seconds,
-            what="event streams",
-        )
-        services.extras[EVENT_CAPS_KEY] = caps
-    return caps
+    return _caps(services, EVENT_CAPS_KEY, services.settings.events_max_per_user, None, "event streams")
 
 
 class LeasedReader:
