@@ -59,9 +59,10 @@ def make_media(
     mdat: int = 3 * 1024 * 1024,
     seed: int = 1,
     flags: int | None = None,
+    files: dict[str, bytes] | None = None,
 ) -> Media:
     rnd = random.Random(seed + 100)
-    files = {
+    files = files or {
         "movie.mp4": fake_mp4(mdat, seed),
         "extras/sample.bin": rnd.randbytes(1024 * 1024 + 1234),
         "movie.srt": b"1\n00:00:01,000 --> 00:00:02,000\nHello\n",

@@ -43,7 +43,8 @@ async def test_lru_eviction_under_tiny_cache_limit(tmp_path: Path, media: Media,
         assert await engine.evict_to_limit() == [a]
         with pytest.raises(TorrentNotFound):
             engine.status(a)
-        assert not (tmp_path / "leech" / "downloads" / media.name).exists()
+        assert not (tmp_path / "leech" / "downloads" / a).exists()  # only that torrent's directory went
+        assert (tmp_path / "leech" / "downloads" / b / other.name).is_dir()
         assert not (tmp_path / "leech" / "state" / "resume" / f"{a}.fastresume").exists()
         assert engine.status(b).progress > 0
 

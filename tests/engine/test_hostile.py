@@ -188,3 +188,31 @@ async def test_piece_count_limit_from_config(tmp_path: Path) -> None:
         await MemoryEngine(cfg).add_torrent_file(data)
     ok = _torrent([([b"a"], PLEN * 50)])
     assert (await MemoryEngine(cfg).add_torrent_file(ok)).num_pieces == 50
+
+
+async def test_piece_length_is_capped_from_config(tmp_path: Path) -> None:
+    """Issue 12 item 6: a 64 MiB-piece torrent is refused (default cap 16 MiB) on both engines."""
+    big = _with_info(**{"piece length": 64 * 1024 * 1024, "length": 100})
+    limit = _with_info(**{"piece length": 16 * 1024 * 1024, "length": 100})
+    cfg = leech_config(tmp_path)
+    for engine in (MemoryEngine(cfg), LibtorrentEngine(cfg)):
+        if isinstance(engine, LibtorrentEngine):
+            await engine.start()
+        try:
+            with pytest.raises(InvalidTorrent, match="piece length over the limit of 16 MiB"):
+                await engine.add_torrent_file(big)
+            assert (await engine.add_torrent_file(limit)).piece_length == 16 * 1024 * 1024
+        finally:
+            await engine.close()
+    with pytest.raises(InvalidTorrent):
+        await MemoryEngine(leech_config(tmp_path, max_piece_length=4 * 1024 * 1024)).add_torrent_file(limit)
+
+
+async def test_uploaded_metadata_size_is_capped(tmp_path: Path) -> None:
+    """The info dict of an upload obeys the same `max_metadata_size` as a magnet's (default 4 MiB)."""
+    n = 250_000  # 5 MB of piece hashes: under the 10 MiB file cap, over the metadata cap
+    data = _with_info(length=PLEN * n, pieces=b"x" * 20 * n)
+    with pytest.raises(InvalidTorrent, match="metadata too large"):
+        await MemoryEngine(leech_config(tmp_path)).add_torrent_file(data)
+    info = await MemoryEngine(leech_config(tmp_path, max_metadata_size=8 * 1024 * 1024)).add_torrent_file(data)
+    assert info.num_pieces == n

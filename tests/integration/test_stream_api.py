@@ -218,3 +218,44 @@ async def test_evicted_torrent_is_readded_on_the_next_stream(setup: Setup, app: 
     assert response.status_code == 206
     assert response.content == setup.movie[:100]
     assert engine.status(info_hash).state == "seeding"
+
+
+@pytest.mark.parametrize(
+    ("name", "inline_type"),
+    [
+        ("page.html", None),
+        ("page.htm", None),
+        ("image.svg", None),
+        ("feed.xml", None),
+        ("app.js", None),
+        ("notes.txt", None),
+        ("poster.png", None),
+        ("movie.mp4", "video/mp4"),
+        ("movie.mkv", "video/x-matroska"),
+        ("movie.srt", "application/x-subrip"),
+        ("movie.vtt", "text/vtt"),
+    ],
+)
+async def test_only_media_and_subtitles_are_served_inline(
+    client: httpx.AsyncClient, app: FastAPI, name: str, inline_type: str | None
+) -> None:
+    """Issue 12 item 7: HTML, SVG, XML, JS (anything not media or subtitles) is a download, never rendered."""
+    body = b"<html><script>alert(document.domain)</script></html>"
+    torrent = ts.engine_of(app).seed("Active", [(name, body), ("filler.bin", b"x" * 20_000)], piece_length=16384)
+    user = await ts.login(client)
+    added = await client.post("/api/v1/torrents", headers=user.headers, files={"torrent": ("a.torrent", torrent)})
+    assert added.status_code == 201, added.text
+    minted = await client.post(f"/api/v1/torrents/{added.json()['id']}/files/0/stream", headers=user.headers)
+    assert minted.status_code == 200, minted.text
+    for method in ("GET", "HEAD"):
+        response = await client.request(method, urlsplit(minted.json()["url"]).path)
+        assert response.status_code == 200
+        h = response.headers
+        assert h["x-content-type-options"] == "nosniff"
+        if inline_type is None:
+            assert h["content-type"] == "application/octet-stream"
+            assert h["content-disposition"].startswith(f'attachment; filename="{name}"')
+        else:
+            assert h["content-type"] == inline_type
+            assert h["content-disposition"].startswith(f'inline; filename="{name}"')
+    assert response.status_code == 200

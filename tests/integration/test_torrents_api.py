@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
+import libtorrent as lt
 import pytest
 from fastapi import FastAPI
 
 from tests import support
+from tests.auth_helpers import register_and_login
 from tests.integration import torrents_support as ts
 from torrent_streamer.app import create_app
 from torrent_streamer.core.clock import FrozenClock
@@ -252,3 +257,92 @@ async def test_personal_data_export_lists_library_and_history(client: httpx.Asyn
     other = export.json()["other"]
     assert [item["id"] for item in other["torrents"]] == [torrent_id]
     assert other["watch_history"][0]["position_seconds"] == 42.0
+
+
+@pytest.mark.parametrize("peer", ["tracker.example.com:6881", "peer.example.org:51413"])
+async def test_host_name_peer_hint_is_refused_with_422(client: httpx.AsyncClient, app: FastAPI, peer: str) -> None:
+    """Issue 12 item 8: `x.pe` takes IP literals only; a host name is a clear 422 and adds nothing."""
+    user = await ts.login(client)
+    magnet = f"magnet:?xt=urn:btih:{'cd' * 20}&x.pe={peer}"
+    response = await client.post("/api/v1/torrents", headers=user.headers, json={"magnet": magnet})
+    assert response.status_code == 422, response.text
+    assert response.json()["type"].endswith("invalid-magnet")
+    assert ts.engine_of(app).stats().active_torrents == 0
+    assert (await client.get("/api/v1/torrents", headers=user.headers)).json()["items"] == []
+
+
+async def test_piece_length_over_the_cap_is_a_clear_422(client: httpx.AsyncClient, app: FastAPI) -> None:
+    """Issue 12 item 6: a 64 MiB-piece torrent is refused (default `TS_ENGINE_MAX_PIECE_LENGTH` 16 MiB)."""
+    info = {b"name": b"Big", b"piece length": 64 * 1024 * 1024, b"pieces": b"x" * 20, b"length": 100}
+    user = await ts.login(client)
+    response = await add(client, user, bytes(lt.bencode({b"info": info})))
+    assert response.status_code == 422, response.text
+    assert "piece length over the limit of 16 MiB" in response.json()["detail"]
+    assert ts.engine_of(app).stats().active_torrents == 0
+
+
+@asynccontextmanager
+async def _one_user_watching(
+    client: httpx.AsyncClient, app: FastAPI
+) -> AsyncIterator[tuple[tuple[ts.Authed, str], tuple[ts.Authed, str]]]:
+    """Two users hold one torrent; the first has a stream body open (a client that stopped reading)."""
+    media = ts.seed_media(ts.engine_of(app))
+    watcher, other = await ts.login(client), await ts.login(client)
+    mine = (await add(client, watcher, media.torrent)).json()["id"]
+    theirs = (await add(client, other, media.torrent)).json()["id"]
+    minted = await client.post(f"/api/v1/torrents/{mine}/files/0/stream", headers=watcher.headers)
+    call = ts.AsgiCall(app, urlsplit(minted.json()["url"]).path, hold=True)
+    task = asyncio.create_task(call.run())
+    await asyncio.wait_for(call.body_started.wait(), 10)
+    try:
+        yield (watcher, mine), (other, theirs)
+    finally:
+        call.leave.set()
+        call.release.set()
+        await asyncio.wait_for(task, 10)
+
+
+async def test_status_shows_only_the_callers_own_readers(client: httpx.AsyncClient, app: FastAPI) -> None:
+    """Issue 12 item 11: two users hold one torrent; neither sees where the other is watching."""
+    async with _one_user_watching(client, app) as ((watcher, mine), (other, theirs)):
+        own = (await client.get(f"/api/v1/torrents/{mine}", headers=watcher.headers)).json()
+        assert [r["file_index"] for r in own["readers"]] == [0]
+        seen = (await client.get(f"/api/v1/torrents/{theirs}", headers=other.headers)).json()
+        assert seen["readers"] == []
+        assert seen["start_estimate_seconds"] is None
+
+
+async def test_events_show_only_the_callers_own_readers(
+    client: httpx.AsyncClient, app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(torrent_endpoints, "EVENTS_MAX", 1)
+    async with _one_user_watching(client, app) as ((watcher, mine), (other, theirs)):
+        for user, entry, expected in ((watcher, mine, 1), (other, theirs, 0)):
+            text = (await client.get(f"/api/v1/torrents/{entry}/events", headers=user.headers)).text
+            event = json.loads(next(b for b in text.split("\n\n") if b.startswith("event: status")).split("data: ")[1])
+            assert len(event["readers"]) == expected
+
+
+async def test_account_deletion_releases_its_torrents(client: httpx.AsyncClient, app: FastAPI) -> None:
+    """Issue 12 item 11: deleting an account drops the torrents nobody else holds (and their data) from
+    the engine; a torrent another user holds stays and still streams."""
+    engine = ts.engine_of(app)
+    alone, shared = ts.seed_media(engine, "Alone", seed=5), ts.seed_media(engine, "Shared", seed=6)
+    leaving = await register_and_login(client)
+    leaving_headers = dict(leaving.headers)
+    staying = await ts.login(client)
+    alone_hash = (await client.post("/api/v1/torrents", headers=leaving_headers, **upload(alone.torrent))).json()[
+        "info_hash"
+    ]
+    assert (await client.post("/api/v1/torrents", headers=leaving_headers, **upload(shared.torrent))).status_code == 201
+    kept = (await add(client, staying, shared.torrent)).json()
+    assert engine.stats().active_torrents == 2
+
+    deleted = await client.request(
+        "DELETE", "/api/v1/me", headers=leaving_headers, json={"current_password": leaving.password}
+    )
+    assert deleted.status_code == 204, deleted.text
+    assert [s.info_hash for s in engine.list_status()] == [kept["info_hash"]]
+    assert alone_hash != kept["info_hash"]
+    minted = await client.post(f"/api/v1/torrents/{kept['id']}/files/0/stream", headers=staying.headers)
+    assert (await client.get(urlsplit(minted.json()["url"]).path)).content == shared.files["movie.mp4"]

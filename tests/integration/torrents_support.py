@@ -3,9 +3,11 @@ the app's MemoryEngine, and small seeded media."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import jwt
@@ -61,3 +63,60 @@ def seed_media(engine: MemoryEngine, name: str = "Movie", seed: int = 1) -> Seed
     }
     torrent = engine.seed(name, list(files.items()), piece_length=16384)
     return SeededMedia(torrent, files)
+
+
+class AsgiCall:
+    """One request straight through the ASGI app, keeping every message (httpx's transport hides a short
+    body) and, with ``hold``, acting as a client that stops reading after the first body chunk."""
+
+    def __init__(self, app: FastAPI, path: str, headers: dict[str, str] | None = None, hold: bool = False) -> None:
+        self.app, self.path, self.hold = app, path, hold
+        self.headers = [(b"host", b"testserver")] + [
+            (k.lower().encode(), v.encode()) for k, v in (headers or {}).items()
+        ]
+        self.sent: list[dict[str, Any]] = []
+        self.body_started = asyncio.Event()
+        self.release = asyncio.Event()
+        self.leave = asyncio.Event()
+
+    @property
+    def status(self) -> int:
+        return int(self.sent[0]["status"])
+
+    @property
+    def body(self) -> bytes:
+        return b"".join(m.get("body", b"") for m in self.sent if m["type"] == "http.response.body")
+
+    async def run(self) -> None:
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": self.path,
+            "raw_path": self.path.encode(),
+            "query_string": b"",
+            "root_path": "",
+            "headers": self.headers,
+            "client": ("127.0.0.1", 50000),
+            "server": ("testserver", 80),
+        }
+        requested = False
+
+        async def receive() -> dict[str, Any]:
+            nonlocal requested
+            if not requested:
+                requested = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            await self.leave.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            self.sent.append(message)
+            if message["type"] == "http.response.body" or message.get("status", 200) >= 400:
+                self.body_started.set()
+                if self.hold:
+                    await self.release.wait()
+
+        await self.app(scope, receive, send)

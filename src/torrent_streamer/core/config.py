@@ -121,6 +121,13 @@ class Settings(BaseSettings):
     engine_max_active_torrents_per_user: int = Field(default=10, ge=1)
     engine_resume_save_interval: float = Field(default=30.0, ge=1.0, le=3600)
     stream_token_ttl_seconds: int = Field(default=6 * 3600, ge=60, le=24 * 3600)
+    # Resource caps (issue 12, item 6; sec-engine). Each refusal is 429 with Retry-After.
+    stream_max_per_user: int = Field(default=6, ge=1, le=1000)  # open stream bodies per user (per node)
+    events_max_per_user: int = Field(default=4, ge=1, le=1000)  # open SSE connections per user (per node)
+    stream_max_readers: int = Field(default=256, ge=1, le=100_000)  # open stream bodies on this node, all users
+    stream_busy_retry_after_seconds: int = Field(default=5, ge=1, le=3600)
+    engine_max_piece_length: int = Field(default=16 * MiB, ge=16 * 1024, le=256 * MiB)
+    engine_max_metadata_size: int = Field(default=4 * MiB, ge=64 * 1024, le=100 * MiB)
 
     @field_validator("cors_origins", "trusted_hosts", "trusted_proxies", mode="before")
     @classmethod

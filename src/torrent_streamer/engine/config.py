@@ -39,6 +39,12 @@ class EngineConfig:
     max_total_size: int = 4 * TiB
     max_path_component_bytes: int = 255
     max_path_bytes: int = 4096
+    # Issue 12, item 6: a reader holds up to `reader_cache_pieces` whole pieces in memory, so the piece
+    # length bounds memory per reader (64 readers x 2 x 16 MiB = 2 GiB worst case).
+    max_piece_length: int = 16 * MiB
+    # Largest info dict accepted from peers (libtorrent `max_metadata_size`, default ~30 MiB) or in an
+    # upload: 4 MiB is ~200,000 v1 pieces (3 TiB at 16 MiB pieces) plus a long file list.
+    max_metadata_size: int = 4 * MiB
     max_magnet_length: int = 8192
     max_magnet_trackers: int = 64
     metadata_timeout: float = 30.0

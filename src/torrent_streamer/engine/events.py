@@ -16,9 +16,9 @@ from .alerts import IH, Event, Snap
 from .config import EngineConfig
 from .errors import InvalidTorrent, user_error
 from .status import initial_priorities
-from .store import StateStore
+from .store import StateStore, data_dir
 from .torrent import TorrentState
-from .torrentfile import check_metadata, torrent_bytes, torrent_info_of
+from .torrentfile import check_metadata, storage_key_of, torrent_bytes, torrent_info_of
 
 log = logging.getLogger(__name__)
 SAVE_FLAGS = lt.save_resume_flags_t.save_info_dict
@@ -30,6 +30,7 @@ class EngineEvents:
     config: EngineConfig
     _store: StateStore
     _torrents: dict[str, TorrentState]
+    _aliases: dict[str, str]
     _removing: dict[str, tuple[asyncio.Future[None], str]]
     _removed: set[str]
     _tasks: set[asyncio.Task[Any]]
@@ -111,10 +112,18 @@ class EngineEvents:
             return
         t.ti = ti
         t.info = torrent_info_of(t.key, ti, t.info.name)
+        self._adopt_hashes(t, ti)
         t.push_priorities(initial_priorities(t.info.files))
         await asyncio.to_thread(self._store.save_info, t.key, torrent_bytes(ti))
         t.metadata.set()
         t.handle.save_resume_data(SAVE_FLAGS)
+
+    def _adopt_hashes(self, t: TorrentState, ti: lt.torrent_info) -> None:
+        """A magnet's metadata may reveal a second hash (hybrid): answer to it, store under v1."""
+        self._aliases.update({h: t.key for h in t.info.info_hashes if h != t.key})
+        storage = storage_key_of(t.key, ti)
+        if storage != t.key:  # a btmh-only magnet of a hybrid torrent: nothing is written yet
+            t.handle.move_storage(str(data_dir(self.config.download_dir, storage)))
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.create_task(coro)

@@ -10,11 +10,12 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, cast
 
 import libtorrent as lt
 
-from .alerts import AlertPump
+from .alerts import AlertPump, ih_of
 from .config import EngineConfig
 from .errors import (
     EngineError,
@@ -31,13 +32,14 @@ from .netpolicy import check_host
 from .reader import LtFileReader
 from .session import build_ip_filter, session_settings
 from .status import engine_stats, find_file, initial_priorities, status_of
-from .store import StateStore
+from .store import StateStore, data_dir, delete_data_dir
 from .torrent import TorrentState
 from .torrentfile import (
     check_metadata,
     key_of,
     lt_limits,
     parse_torrent_file,
+    storage_key_of,
     torrent_bytes,
     torrent_info_of,
 )
@@ -55,6 +57,7 @@ class LibtorrentEngine(EngineEvents):
         self._observer = observer
         self._store = StateStore(config.state_dir)
         self._torrents: dict[str, TorrentState] = {}
+        self._aliases: dict[str, str] = {}  # the other hash of a hybrid torrent -> its key
         self._adding: dict[str, asyncio.Future[TorrentState]] = {}
         self._removing: dict[str, tuple[asyncio.Future[None], str]] = {}
         self._removed: set[str] = set()
@@ -81,7 +84,8 @@ class LibtorrentEngine(EngineEvents):
                 ti = atp.ti
                 if ti is not None:
                     check_metadata(ti, cfg)
-                await self._add(atp, key, ti, fresh=False)
+                legacy = atp.save_path if ti is not None and Path(atp.save_path) != self._data_dir(key, ti) else None
+                await self._add(atp, key, ti, fresh=False, legacy_path=legacy)
             except (RuntimeError, EngineError) as exc:
                 log.warning("dropping unreadable resume data for %s: %s", key, exc)
         self._periodic = [
@@ -134,8 +138,8 @@ class LibtorrentEngine(EngineEvents):
             max_trackers=cfg.max_magnet_trackers,
         )
         for k in filter(None, (m.v1, m.v2)):
-            if k in self._torrents:
-                return self._torrents[k].info
+            if (known := self._find(k)) is not None:
+                return known.info
         atp = lt.parse_magnet_uri(m.canonical_uri())
         ti = None
         cached = await asyncio.to_thread(self._store.load_info, m.key, cfg.max_torrent_file_bytes)
@@ -151,8 +155,9 @@ class LibtorrentEngine(EngineEvents):
         cfg = self.config
         ti = await asyncio.to_thread(parse_torrent_file, data, cfg)
         key = key_of(ti.info_hashes())
-        if key in self._torrents:
-            return self._torrents[key].info
+        for k in filter(None, ih_of(ti.info_hashes())):
+            if (known := self._find(k)) is not None:
+                return known.info
         atp = lt.add_torrent_params()
         atp.ti = ti
         t = await self._add(atp, key, ti, fresh=True)
@@ -166,6 +171,7 @@ class LibtorrentEngine(EngineEvents):
         *,
         fresh: bool,
         name: str = "",
+        legacy_path: str | None = None,
     ) -> TorrentState:
         if key in self._torrents:
             return self._torrents[key]
@@ -174,7 +180,9 @@ class LibtorrentEngine(EngineEvents):
         fut: asyncio.Future[TorrentState] = asyncio.get_running_loop().create_future()
         self._adding[key] = fut
         try:
-            atp.save_path = str(self.config.download_dir)
+            # Each torrent in its own directory: two torrents never share a file (issue 12, item 1).
+            target = self._data_dir(key, ti)
+            atp.save_path = legacy_path or str(target)
             atp.flags &= ~(lt.torrent_flags.auto_managed | lt.torrent_flags.paused)
             atp.flags &= ~lt.torrent_flags.sequential_download
             if fresh and ti is None:
@@ -185,8 +193,14 @@ class LibtorrentEngine(EngineEvents):
                 handle = await asyncio.to_thread(self.session.add_torrent, atp)
             except RuntimeError as exc:
                 raise InvalidTorrent("libtorrent refused the torrent") from exc
+            if legacy_path is not None:
+                # Data from before per-torrent directories: move it into place, then re-verify every
+                # piece (in the shared layout another torrent may have written the same file).
+                handle.move_storage(str(target))
+                handle.force_recheck()
             t = TorrentState(key, handle, torrent_info_of(key, ti, name))
             t.ti = ti
+            self._aliases.update({h: key for h in t.info.info_hashes if h != key})
             self._removed.discard(key)
             self._torrents[key] = t
             if ti is not None:
@@ -221,8 +235,15 @@ class LibtorrentEngine(EngineEvents):
         t.handle.connect_peer((host, port))
 
     # -- status -------------------------------------------------------------------
+    def _data_dir(self, key: str, ti: lt.torrent_info | None) -> Path:
+        return data_dir(self.config.download_dir, storage_key_of(key, ti))
+
+    def _find(self, info_hash: str) -> TorrentState | None:
+        h = info_hash.lower()
+        return self._torrents.get(self._aliases.get(h, h))
+
     def _get(self, info_hash: str) -> TorrentState:
-        t = self._torrents.get(info_hash.lower())
+        t = self._find(info_hash)
         if t is None:
             raise TorrentNotFound("unknown torrent")
         return t
@@ -253,7 +274,7 @@ class LibtorrentEngine(EngineEvents):
         return s.total_payload_download if s else 0
 
     # -- readers ------------------------------------------------------------------
-    async def open_reader(self, info_hash: str, file_index: int) -> LtFileReader:
+    async def open_reader(self, info_hash: str, file_index: int, owner: str | None = None) -> LtFileReader:
         t = self._get(info_hash)
         if not t.info.has_metadata:
             await self.wait_metadata(info_hash, self.config.metadata_timeout)
@@ -265,6 +286,7 @@ class LibtorrentEngine(EngineEvents):
         if t.want_file(f.index):
             t.reconnect(self.config.enable_dht)
         r = LtFileReader(t, f, self.config, self._observer, self._reader_closed)
+        r.owner = owner
         t.readers.add(r)
         if f.streamable and f.index not in t.moov and f.name.lower().endswith(_MP4_SUFFIXES):
             t.moov[f.index] = (0, 0)  # placeholder: located once
@@ -299,8 +321,9 @@ class LibtorrentEngine(EngineEvents):
     # -- removal and eviction -----------------------------------------------------
     async def remove(self, info_hash: str, delete_files: bool = True) -> None:
         t = self._get(info_hash)
-        key = t.key
+        key, storage = t.key, storage_key_of(t.key, t.ti)
         del self._torrents[key]
+        self._aliases = {k: v for k, v in self._aliases.items() if v != key}
         self._removed.add(key)
         for r in list(t.readers):
             await r.aclose()
@@ -316,6 +339,8 @@ class LibtorrentEngine(EngineEvents):
         finally:
             self._removing.pop(key, None)
             await asyncio.to_thread(self._store.delete_resume, key)
+            if delete_files:  # libtorrent deletes the files; the directory is the torrent's own
+                await asyncio.to_thread(delete_data_dir, self.config.download_dir, storage)
 
     async def evict_to_limit(self) -> list[str]:
         """Remove least-recently-watched torrents without readers until under the limit."""

@@ -71,6 +71,7 @@ class MemoryFileReader:
         self._opened = time.monotonic()
         self._reads = 0
         self.position = 0
+        self.owner: str | None = None
 
     @property
     def size(self) -> int:
@@ -189,7 +190,7 @@ class MemoryEngine:
         t = self._get(info_hash)
         i = t.info
         done = i.total_size if i.has_metadata else 0
-        readers = [ReaderStatus(r.file_info.index, r.position, r.size - r.position, 0.0) for r in t.readers]
+        readers = [ReaderStatus(r.file_info.index, r.position, r.size - r.position, 0.0, r.owner) for r in t.readers]
         return TorrentStatus(
             i.info_hash,
             i.name,
@@ -205,18 +206,20 @@ class MemoryEngine:
             None,
             list(i.files),
             readers,
+            i.info_hashes or (i.info_hash,),
         )
 
     def list_status(self) -> list[TorrentStatus]:
         return [self.status(k) for k in self._torrents]
 
-    async def open_reader(self, info_hash: str, file_index: int) -> MemoryFileReader:
+    async def open_reader(self, info_hash: str, file_index: int, owner: str | None = None) -> MemoryFileReader:
         t = self._get(info_hash)
         if not t.info.has_metadata:
             await self.wait_metadata(info_hash, self.config.metadata_timeout)
         for f in t.info.files:
             if f.index == file_index:
                 r = MemoryFileReader(t, f, self._observer)
+                r.owner = owner
                 t.readers.add(r)
                 t.last_watched = time.time()
                 return r

@@ -11,7 +11,7 @@ import re
 import socket
 from urllib.parse import urlsplit
 
-from .errors import BlockedAddress
+from .errors import BlockedAddress, InvalidMagnet
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -129,5 +129,9 @@ def check_peer(endpoint: str, allow_private: bool) -> tuple[str, int]:
     port = int(m.group(2) or m.group(4))
     if not 0 < port < 65536:
         raise BlockedAddress("malformed peer address")
-    check_host(host, allow_private)
-    return host, port
+    try:  # IP literals only: libtorrent cannot connect a host name, and we resolve nothing at add time
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        raise InvalidMagnet("a peer address (x.pe) must be an IP address, not a host name") from None
+    check_host(str(ip), allow_private)
+    return str(ip), port

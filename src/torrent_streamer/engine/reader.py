@@ -58,6 +58,7 @@ class LtFileReader:
         self._seek_at: float | None = None
         self.position = 0
         self.plan: dict[int, int] = {}
+        self.owner: str | None = None
         self.last_piece_read = -1
         self._capped = True
 
@@ -207,4 +208,4 @@ class LtFileReader:
         need = min(int(self._bitrate() * self._cfg.window_min_seconds), f.size - self.position)
         missing = max(0, need - ahead)
         eta = 0.0 if missing == 0 else (missing / download_rate if download_rate > 0 else -1.0)
-        return ReaderStatus(f.index, self.position, max(0, ahead), eta)
+        return ReaderStatus(f.index, self.position, max(0, ahead), eta, self.owner)

@@ -68,6 +68,8 @@ def session_settings(cfg: EngineConfig) -> dict[str, Any]:
         # A seed dropped when a torrent finishes must come back quickly when a new
         # file is watched (default: 60 s).
         "min_reconnect_time": 1,
+        # Bounds what a magnet's peers can make us download and decode (libtorrent: ~30 MiB).
+        "max_metadata_size": cfg.max_metadata_size,
     }
     if cfg.proxy_url:
         s.update(proxy_settings(cfg.proxy_url))

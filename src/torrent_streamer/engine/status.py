@@ -34,6 +34,7 @@ def status_of(t: TorrentState) -> TorrentStatus:
             error,
             list(info.files),
             readers,
+            info.info_hashes,
         )
     return TorrentStatus(
         info_hash=info.info_hash,
@@ -50,6 +51,7 @@ def status_of(t: TorrentState) -> TorrentStatus:
         error=error,
         files=list(info.files),
         readers=readers,
+        info_hashes=info.info_hashes,
     )
 
 

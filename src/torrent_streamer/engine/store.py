@@ -1,4 +1,5 @@
-"""On-disk state of the engine under `state_dir`: resume data and cached info dicts.
+"""On-disk state of the engine: resume data and cached info dicts under `state_dir`, and each
+torrent's own data directory `download_dir/<info-hash>` (v1 hex, or v2 hex for v2-only torrents).
 
 Files are named by info-hash only and written atomically (tmp, fsync, rename).
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -18,6 +20,16 @@ def _check_key(key: str) -> str:
     if not _KEY.match(key):
         raise ValueError("invalid info-hash key")
     return key
+
+
+def data_dir(download_dir: Path, storage_key: str) -> Path:
+    """The directory that holds one torrent's files and nothing else (issue 12, item 1)."""
+    return download_dir / _check_key(storage_key)
+
+
+def delete_data_dir(download_dir: Path, storage_key: str) -> None:
+    """Delete one torrent's data directory (after libtorrent removed its files): never a shared path."""
+    shutil.rmtree(data_dir(download_dir, storage_key), ignore_errors=True)
 
 
 def atomic_write(path: Path, data: bytes) -> None:

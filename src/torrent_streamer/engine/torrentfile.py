@@ -11,6 +11,7 @@ from typing import Any
 
 import libtorrent as lt
 
+from .alerts import ih_of
 from .config import EngineConfig
 from .errors import InvalidTorrent
 from .media import display_name, guess_mime, is_streamable
@@ -34,6 +35,11 @@ def lt_limits(cfg: EngineConfig) -> Any:
 def key_of(ih: Any) -> str:
     """Engine identifier for an `info_hash_t`: v1 hex, or v2 hex for v2-only torrents."""
     return str(ih.v1) if ih.has_v1() else str(ih.v2)
+
+
+def storage_key_of(key: str, ti: lt.torrent_info | None) -> str:
+    """The data directory's name: the v1 hash once metadata shows one (hybrid torrents), else `key`."""
+    return key_of(ti.info_hashes()) if ti is not None else key
 
 
 def _check_component(raw: Any, cfg: EngineConfig) -> None:
@@ -93,8 +99,10 @@ def check_info_dict(info: Any, cfg: EngineConfig) -> None:
         raise InvalidTorrent("missing info dictionary")
     _check_component(info.get(b"name.utf-8", info.get(b"name")), cfg)
     plen = info.get(b"piece length")
-    if not isinstance(plen, int) or plen < 16 * 1024 or plen > 256 * 1024 * 1024:
+    if not isinstance(plen, int) or plen < 16 * 1024:
         raise InvalidTorrent("unsupported piece length")
+    if plen > cfg.max_piece_length:
+        raise InvalidTorrent(f"piece length over the limit of {cfg.max_piece_length // (1024 * 1024)} MiB")
     sizes: list[int] = []
     if b"files" in info:
         files = info[b"files"]
@@ -165,6 +173,8 @@ def parse_torrent_file(data: bytes, cfg: EngineConfig) -> lt.torrent_info:
         raise InvalidTorrent("cannot decode torrent") from exc
     if ti.num_pieces() > cfg.max_pieces:
         raise InvalidTorrent("too many pieces")
+    if len(ti.info_section()) > cfg.max_metadata_size:
+        raise InvalidTorrent("torrent metadata too large")
     top: Any = lt.bdecode(bytes(data))
     if not isinstance(top, dict):
         raise InvalidTorrent("not a dictionary")
@@ -178,6 +188,8 @@ def check_metadata(ti: lt.torrent_info, cfg: EngineConfig) -> None:
     if ti.num_pieces() > cfg.max_pieces:
         raise InvalidTorrent("too many pieces")
     section = bytes(ti.info_section())
+    if len(section) > cfg.max_metadata_size:
+        raise InvalidTorrent("torrent metadata too large")
     check_info_dict(lt.bdecode(section), cfg)
 
 
@@ -206,7 +218,8 @@ def build_files(ti: lt.torrent_info) -> tuple[FileInfo, ...]:
 def torrent_info_of(key: str, ti: lt.torrent_info | None, fallback_name: str) -> TorrentInfo:
     """Build the public TorrentInfo (metadata may still be missing)."""
     if ti is None:
-        return TorrentInfo(key, display_name(fallback_name or key), False)
+        return TorrentInfo(key, display_name(fallback_name or key), False, info_hashes=(key,))
+    others = tuple(h for h in ih_of(ti.info_hashes()) if h is not None and h != key)
     return TorrentInfo(
         info_hash=key,
         name=display_name(ti.name()),
@@ -215,4 +228,5 @@ def torrent_info_of(key: str, ti: lt.torrent_info | None, fallback_name: str) ->
         piece_length=ti.piece_length(),
         num_pieces=ti.num_pieces(),
         files=build_files(ti),
+        info_hashes=(key, *others),
     )

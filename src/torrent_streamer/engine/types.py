@@ -37,6 +37,7 @@ class TorrentInfo:
     piece_length: int = 0
     num_pieces: int = 0
     files: tuple[FileInfo, ...] = ()
+    info_hashes: tuple[str, ...] = ()  # every known hash (v1 and v2 of a hybrid), `info_hash` first
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,7 @@ class ReaderStatus:
     position: int
     buffered_ahead_bytes: int
     seconds_to_start: float
+    owner: str | None = None  # who opened it (an opaque id from the caller): status is shown per owner
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +69,7 @@ class TorrentStatus:
     error: str | None
     files: list[FileInfo] = field(default_factory=list)
     readers: list[ReaderStatus] = field(default_factory=list)
+    info_hashes: tuple[str, ...] = ()  # every known hash of the torrent (takedowns match any of them)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +135,7 @@ class Engine(Protocol):
 
     def list_status(self) -> list[TorrentStatus]: ...
 
-    async def open_reader(self, info_hash: str, file_index: int) -> FileReader: ...
+    async def open_reader(self, info_hash: str, file_index: int, owner: str | None = None) -> FileReader: ...
 
     async def remove(self, info_hash: str, delete_files: bool = True) -> None: ...
 

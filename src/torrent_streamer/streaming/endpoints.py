@@ -15,6 +15,7 @@ from torrent_streamer.core.deps import ClockDep, ServicesDep, SessionDep
 from torrent_streamer.core.errors import RangeNotSatisfiable, problem_responses
 from torrent_streamer.engine import EngineError, FileReader
 from torrent_streamer.streaming import service
+from torrent_streamer.streaming.content import served_headers
 from torrent_streamer.streaming.ranges import RangeNotSatisfiableError, if_range_allows, parse_range
 from torrent_streamer.streaming.response import StreamResponse
 from torrent_streamer.streaming.subtitles import MAX_SUBTITLE_BYTES, SubtitleError, is_subtitle, to_webvtt
@@ -22,7 +23,7 @@ from torrent_streamer.streaming.tokens import MAX_TOKEN_LENGTH
 from torrent_streamer.torrents import service as torrents_service
 from torrent_streamer.torrents.dependencies import TorrentUser
 from torrent_streamer.torrents.errors import SubtitleUnavailable, http_error
-from torrent_streamer.torrents.names import content_disposition
+from torrent_streamer.torrents.limits import LeasedReader, stream_caps
 from torrent_streamer.torrents.runtime import EngineDep
 from torrent_streamer.torrents.schemas import StreamUrlPublic
 
@@ -70,7 +71,7 @@ async def create_stream_url(
 STREAM_RESPONSES: dict[int | str, dict[str, object]] = {
     200: {"description": "The whole file", "content": {"application/octet-stream": {}}},
     206: {"description": "One byte range", "content": {"application/octet-stream": {}}},
-    **problem_responses(401, 403, 404, 416, 422, 451, 503),
+    **problem_responses(401, 403, 404, 416, 422, 429, 451, 503),
 }
 
 
@@ -93,8 +94,7 @@ async def _stream(token: str, request: Request, services: ServicesDep, engine: E
     headers = {
         "Accept-Ranges": "bytes",
         "ETag": etag,
-        "Content-Type": file.mime or "application/octet-stream",
-        "Content-Disposition": content_disposition(file.name),
+        **served_headers(file.name, file.mime),
         "Cache-Control": "private, no-store",
     }
     range_header = request.headers.get("range")
@@ -112,9 +112,15 @@ async def _stream(token: str, request: Request, services: ServicesDep, engine: E
     headers["Content-Length"] = str(length)
     if request.method == "HEAD":
         return Response(status_code=status_code, headers=headers)
+    lease = stream_caps(services).acquire(target.user_id)  # 429 + Retry-After before anything is sent
 
     async def open_reader() -> FileReader:
-        return await engine.open_reader(target.info_hash, file.index)
+        try:
+            reader = await engine.open_reader(target.info_hash, file.index, owner=str(target.user_id))
+        except BaseException:
+            lease.release()
+            raise
+        return LeasedReader(reader, lease)
 
     return StreamResponse(
         open_reader=open_reader,
@@ -144,7 +150,7 @@ async def torrent_subtitles(
         raise SubtitleUnavailable("This subtitle file is too large.", slug="subtitle-too-large")
     data = bytearray()
     try:
-        async with await engine.open_reader(torrent.info_hash, index) as reader:
+        async with await engine.open_reader(torrent.info_hash, index, owner=str(principal.user_id)) as reader:
             while len(data) < file.size:
                 data += await reader.read(len(data), file.size - len(data))
     except EngineError as exc:

@@ -32,6 +32,7 @@ class StreamTarget:
     info_hash: str
     file: FileInfo
     entry_id: uuid.UUID
+    user_id: uuid.UUID
 
 
 def signer_for(services: Services) -> StreamTokenSigner:
@@ -76,6 +77,7 @@ async def issue(
         raise TorrentBlocked("This torrent has been taken down.")
     status = await service.ensure_in_engine(engine, torrent)
     status = await ready_status(engine, status, services.settings.engine_metadata_timeout)
+    await service.refuse_if_blocked(session, engine, torrent.info_hash, status.info_hashes)
     find_file(status, file_index)
     expires_at = (now + timedelta(seconds=services.settings.stream_token_ttl_seconds)).replace(microsecond=0)
     claims = StreamClaims(user_id, session_id, entry_id, file_index, expires_at)
@@ -93,15 +95,20 @@ async def authorize(services: Services, engine: Engine, token: str) -> StreamTar
         if found is None:
             raise StreamForbidden("This stream link no longer matches a torrent in your library.")
         _, torrent = found
-        if await repository.is_blocked(session, [torrent.info_hash]):
+        known = service.engine_status(engine, torrent.info_hash)
+        checked = {torrent.info_hash, *(known.info_hashes if known else ())}
+        if await repository.is_blocked(session, sorted(checked)):
             raise TorrentBlocked("This torrent has been taken down.")
         if torrent.last_watched_at is None or now - torrent.last_watched_at > LAST_WATCHED_RESOLUTION:
             await repository.touch_torrent(session, torrent, now)  # for eviction order; not on every Range
             await session.commit()
     status = await service.ensure_in_engine(engine, torrent)
     status = await ready_status(engine, status, services.settings.engine_metadata_timeout)
+    if set(status.info_hashes) - checked:  # metadata arrived since: check every hash again
+        async with services.sessionmaker() as session:
+            await service.refuse_if_blocked(session, engine, torrent.info_hash, status.info_hashes)
     engine.touch(torrent.info_hash)
-    return StreamTarget(torrent.info_hash, find_file(status, claims.file_index), claims.entry_id)
+    return StreamTarget(torrent.info_hash, find_file(status, claims.file_index), claims.entry_id, claims.user_id)
 
 
 def etag_for(info_hash: str, file: FileInfo) -> str:

@@ -14,6 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import ValidationError
+from starlette.background import BackgroundTask
 from starlette.datastructures import UploadFile
 
 from torrent_streamer.core.audit import record_event
@@ -22,6 +23,7 @@ from torrent_streamer.core.errors import PayloadTooLarge, Unprocessable, Unsuppo
 from torrent_streamer.engine import Magnet
 from torrent_streamer.torrents import presenters, repository, service
 from torrent_streamer.torrents.dependencies import TorrentAdmin, TorrentUser
+from torrent_streamer.torrents.limits import event_caps
 from torrent_streamer.torrents.runtime import EngineDep
 from torrent_streamer.torrents.schemas import (
     AdminTorrentList,
@@ -191,25 +193,32 @@ async def delete_torrent(
 @router.get(
     "/torrents/{torrent_id}/events",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}}, **problem_responses(401, 403, 404, 422)},
+    responses={200: {"content": {"text/event-stream": {}}}, **problem_responses(401, 403, 404, 422, 429)},
 )
 async def torrent_events(
-    torrent_id: uuid.UUID, principal: TorrentUser, session: SessionDep, engine: EngineDep
+    torrent_id: uuid.UUID, principal: TorrentUser, session: SessionDep, engine: EngineDep, services: ServicesDep
 ) -> StreamingResponse:
     """Server-Sent Events (``event: status`` each second): progress, buffer ahead, peers, rates."""
     _, torrent = await service.get_owned(session, principal.user_id, torrent_id)
     info_hash = torrent.info_hash
     await session.close()  # no connection held for the stream's lifetime
+    lease = event_caps(services).acquire(principal.user_id)  # 429 + Retry-After over the per-user cap
 
     async def events() -> AsyncIterator[str]:
-        yield "retry: 2000\n\n"
-        for _ in range(EVENTS_MAX):
-            event = presenters.stream_event(service.engine_status(engine, info_hash))
-            yield f"event: status\ndata: {json.dumps(event.model_dump(mode='json'), separators=(',', ':'))}\n\n"
-            await asyncio.sleep(EVENTS_INTERVAL_SECONDS)
+        try:
+            yield "retry: 2000\n\n"
+            for _ in range(EVENTS_MAX):
+                event = presenters.stream_event(service.engine_status(engine, info_hash), principal.user_id)
+                yield f"event: status\ndata: {json.dumps(event.model_dump(mode='json'), separators=(',', ':'))}\n\n"
+                await asyncio.sleep(EVENTS_INTERVAL_SECONDS)
+        finally:
+            lease.release()
 
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
-    return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+    # The background task also runs when the client left before the generator started (idempotent).
+    return StreamingResponse(
+        events(), media_type="text/event-stream", headers=headers, background=BackgroundTask(lease.release)
+    )
 
 
 @router.put("/me/history/{torrent_id}/{index}", responses=problem_responses(401, 403, 404, 422))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 
 from torrent_streamer.engine import ReaderStatus, TorrentStatus
@@ -48,6 +49,11 @@ def torrent_public(entry: LibraryEntry, torrent: Torrent, status: TorrentStatus 
     )
 
 
+def own_readers(status: TorrentStatus | None, viewer: uuid.UUID) -> list[ReaderStatus]:
+    """Issue 12, item 11: a user sees only the positions of readers they opened, never another user's."""
+    return [r for r in (status.readers if status else []) if r.owner == str(viewer)]
+
+
 def torrent_detail(
     entry: LibraryEntry, torrent: Torrent, status: TorrentStatus | None, subtitle_url: Callable[[int], str]
 ) -> TorrentDetail:
@@ -62,7 +68,7 @@ def torrent_detail(
         )
         for f in (status.files if status else [])
     ]
-    readers = [reader_public(r) for r in (status.readers if status else [])]
+    readers = [reader_public(r) for r in own_readers(status, entry.user_id)]
     estimates = [r.seconds_to_start for r in readers if r.seconds_to_start is not None]
     return TorrentDetail(
         **torrent_public(entry, torrent, status).model_dump(),
@@ -86,7 +92,7 @@ def admin_torrent(torrent: Torrent, holders: int, status: TorrentStatus | None) 
     )
 
 
-def stream_event(status: TorrentStatus | None) -> StreamEvent:
+def stream_event(status: TorrentStatus | None, viewer: uuid.UUID) -> StreamEvent:
     return StreamEvent(
         state=status.state if status and status.state in _STATES else "missing",  # type: ignore[arg-type]
         progress=round(status.progress, 4) if status else 0.0,
@@ -94,5 +100,5 @@ def stream_event(status: TorrentStatus | None) -> StreamEvent:
         seeds=status.seeds if status else 0,
         download_rate=status.download_rate if status else 0,
         upload_rate=status.upload_rate if status else 0,
-        readers=[reader_public(r) for r in (status.readers if status else [])],
+        readers=[reader_public(r) for r in own_readers(status, viewer)],
     )

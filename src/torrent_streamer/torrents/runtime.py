@@ -68,6 +68,8 @@ def engine_config(settings: Settings) -> EngineConfig:
         max_torrent_file_bytes=settings.max_upload_bytes,
         metadata_timeout=settings.engine_metadata_timeout,
         resume_save_interval=settings.engine_resume_save_interval,
+        max_piece_length=settings.engine_max_piece_length,
+        max_metadata_size=settings.engine_max_metadata_size,
     )
 
 

@@ -4,6 +4,7 @@ listing with live engine status, removal when nobody holds a torrent, history, t
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -12,13 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from torrent_streamer.core.config import Settings
 from torrent_streamer.core.errors import Conflict, NotFound
+from torrent_streamer.core.state import Services
 from torrent_streamer.engine import Engine, EngineConfig, EngineError, Magnet, TorrentNotFound, TorrentStatus
 from torrent_streamer.engine import parse_magnet as engine_parse_magnet
 from torrent_streamer.engine.torrentfile import parse_torrent_file
 from torrent_streamer.torrents import repository
 from torrent_streamer.torrents.errors import TorrentBlocked, TorrentLimitReached, TorrentNotInLibrary, http_error
 from torrent_streamer.torrents.models import BlockedInfoHash, LibraryEntry, Torrent, WatchHistory
-from torrent_streamer.torrents.runtime import engine_config
+from torrent_streamer.torrents.runtime import ENGINE_KEY, engine_config
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +98,8 @@ async def add_to_library(
         )
     except EngineError as exc:
         raise http_error(exc) from exc
+    if set(info.info_hashes) - set(hashes):  # a cached info dict showed another hash (hybrid torrent)
+        await refuse_if_blocked(session, engine, info.info_hash, info.info_hashes, drop=engine_added)
     try:
         return await _record(
             session,
@@ -165,6 +169,42 @@ async def remove_from_library(session: AsyncSession, user_id: uuid.UUID, entry_i
         return None
     await repository.delete_torrent(session, torrent.id)
     return torrent.info_hash
+
+
+async def release_library(session: AsyncSession, user_id: uuid.UUID) -> list[str]:
+    """Account deletion (issue 12, item 11): delete the user's library; return the info-hashes that
+    nobody holds any more (their rows go too) so the caller drops them from the engine after commit."""
+    await repository.lock_user_library(session, user_id)
+    orphans: list[str] = []
+    for entry, torrent in await repository.list_entries(session, user_id, 1_000_000):
+        await repository.delete_entry(session, entry)
+        if await repository.torrent_holders(session, torrent.id) == 0:
+            await repository.delete_torrent(session, torrent.id)
+            orphans.append(torrent.info_hash)
+    return orphans
+
+
+async def drop_orphans(services: Services, info_hashes: list[str]) -> None:
+    """After commit: drop torrents nobody holds from the engine (their data is deleted), if it runs."""
+    engine: Engine | None = services.extras.get(ENGINE_KEY)
+    if engine is None:
+        return
+    for info_hash in info_hashes:
+        await drop_from_engine(engine, info_hash)
+
+
+async def refuse_if_blocked(
+    session: AsyncSession, engine: Engine, info_hash: str, hashes: Sequence[str], *, drop: bool = True
+) -> None:
+    """Takedowns hold across hash forms: refuse (451) when any hash of the torrent is blocked.
+
+    Called again once metadata shows every hash (a `btmh`-only magnet of a hybrid torrent blocked by
+    its v1 hash); a torrent found blocked this late is dropped from the engine like a fresh block.
+    """
+    if await repository.is_blocked(session, sorted({info_hash, *hashes})):
+        if drop:
+            await drop_from_engine(engine, info_hash)
+        raise TorrentBlocked("This torrent has been taken down.")
 
 
 async def drop_from_engine(engine: Engine, info_hash: str) -> None:

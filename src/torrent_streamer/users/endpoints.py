@@ -7,8 +7,9 @@ from fastapi import APIRouter, Response, status
 from torrent_streamer.auth import mfa
 from torrent_streamer.auth.dependencies import AuthDep, MetaDep
 from torrent_streamer.auth.errors import commit_recorded_failures
-from torrent_streamer.core.deps import SessionDep
+from torrent_streamer.core.deps import ServicesDep, SessionDep
 from torrent_streamer.core.errors import problem_responses
+from torrent_streamer.torrents import service as torrents_service
 from torrent_streamer.users import service
 from torrent_streamer.users.dependencies import CurrentUser
 from torrent_streamer.users.schemas import AccountDeletion, PersonalDataExport, UserPublic, UserUpdate
@@ -35,13 +36,20 @@ async def update_me(
 
 @router.delete("", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(401, 403, 422, 429))
 async def delete_me(
-    body: AccountDeletion, user: CurrentUser, auth: AuthDep, meta: MetaDep, session: SessionDep
+    body: AccountDeletion,
+    user: CurrentUser,
+    auth: AuthDep,
+    meta: MetaDep,
+    session: SessionDep,
+    services: ServicesDep,
 ) -> Response:
-    """Delete the account and its personal data (re-authentication); every session ends."""
+    """Delete the account and its personal data (re-authentication); every session ends, and torrents
+    nobody else holds leave the engine with their data."""
     async with commit_recorded_failures(session):
         await mfa.reauthenticate(auth, session, meta, user, password=body.current_password, code=body.code)
-    await service.delete_account(auth, session, meta, user)
+    orphans = await service.delete_account(auth, session, meta, user)
     await session.commit()
+    await torrents_service.drop_orphans(services, orphans)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -10,6 +10,7 @@ from torrent_streamer.auth.context import AuthContext, RequestMeta
 from torrent_streamer.auth.passwords import normalise_email
 from torrent_streamer.core.audit import record_event
 from torrent_streamer.core.errors import BadRequest, Conflict
+from torrent_streamer.torrents import service as torrents_service
 from torrent_streamer.users import repository
 from torrent_streamer.users.export import deletion_hooks, export_contributors
 from torrent_streamer.users.models import User
@@ -90,11 +91,13 @@ async def export_personal_data(
     )
 
 
-async def delete_account(ctx: AuthContext, session: AsyncSession, meta: RequestMeta, user: User) -> None:
+async def delete_account(ctx: AuthContext, session: AsyncSession, meta: RequestMeta, user: User) -> list[str]:
     """Delete the account (re-authentication already done): sessions, codes and profile go; the
-    security trail stays without IP and user agent."""
+    security trail stays without IP and user agent. Returns the info-hashes nobody else holds, for
+    the route to drop from the engine after commit (their data is deleted)."""
     now = ctx.now()
     await auth_repository.revoke_sessions(session, now=now, reason="account_deleted", user_id=user.id)
+    orphans = await torrents_service.release_library(session, user.id)
     for hook in deletion_hooks():
         await hook(session, user.id)
     await repository.anonymise_audit_events(session, user.id)
@@ -103,3 +106,4 @@ async def delete_account(ctx: AuthContext, session: AsyncSession, meta: RequestM
     )
     await session.delete(user)
     await session.flush()
+    return orphans

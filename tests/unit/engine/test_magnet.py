@@ -150,3 +150,18 @@ def test_blocked_ip_matches_ipaddress_globalness(
     if is_blocked_host(str(ip)) is False:
         assert ip.is_global
         assert not ip.is_multicast
+
+
+@pytest.mark.parametrize(
+    "peer", ["example.com:6881", "peer.example.org:51413", "xn--bcher-kva.example:1", "0x7f.1:6881"]
+)
+@pytest.mark.parametrize("allow_private", [False, True])
+def test_peer_hint_must_be_an_ip_literal(peer: str, allow_private: bool) -> None:
+    """Issue 12 item 8: a host name in `x.pe` is refused (422 in the API), never handed to libtorrent."""
+    with pytest.raises(InvalidMagnet, match="IP address"):
+        parse_magnet(f"magnet:?xt=urn:btih:{'a' * 40}&x.pe={peer}", allow_private=allow_private)
+
+
+def test_peer_hint_ip_literals_are_kept_in_canonical_form() -> None:
+    m = parse_magnet(f"magnet:?xt=urn:btih:{'a' * 40}&x.pe=[2001:4860:0:0::8888]:6881&x.pe=8.8.4.4:1")
+    assert m.peers == (("2001:4860::8888", 6881), ("8.8.4.4", 1))

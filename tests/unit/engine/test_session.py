@@ -75,3 +75,10 @@ def test_proxy() -> None:
     s = session_settings(_cfg(proxy_url="socks5://h:9050"))
     assert s["proxy_hostname"] == "h"
     assert s["proxy_port"] == 9050
+
+
+def test_metadata_size_is_bounded_below_libtorrents_default() -> None:
+    """Issue 12 item 6: peers cannot make a magnet fetch and decode ~30 MiB of metadata (default 4 MiB)."""
+    assert session_settings(_cfg())["max_metadata_size"] == 4 * 1024 * 1024
+    assert lt.default_settings()["max_metadata_size"] > 4 * 1024 * 1024
+    assert session_settings(_cfg(max_metadata_size=1 << 20))["max_metadata_size"] == 1 << 20
