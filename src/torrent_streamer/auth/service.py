@@ -32,8 +32,8 @@ REFRESH_IP_LIMIT = "60/minute"
 REFRESH_GRACE = timedelta(seconds=10)  # concurrent-refresh window, same client only (docs/auth.md)
 
 # Audit actions of refresh replays (the panel's security-event enum should list them too).
-REFRESH_TOKEN_REUSE = "refresh_token_reuse"  # noqa: S105 - an audit action name: replay that revoked the family
-REFRESH_TOKEN_REPLAY = "refresh_token_replay"  # noqa: S105 - an audit action name: same client in the grace, 409
+REFRESH_REUSE_EVENT = "refresh_token_reuse"  # replay that revoked the family
+REFRESH_REPLAY_EVENT = "refresh_token_replay"  # the same client inside the grace: 409, family kept
 
 
 @dataclass(frozen=True)
@@ -221,7 +221,7 @@ async def _replayed(
     if in_grace and same_client:
         ctx.services.metrics.auth_events.labels("refresh_superseded").inc()
         record_event(
-            session, now=now, action=REFRESH_TOKEN_REPLAY, outcome="failure", actor_id=user_id,
+            session, now=now, action=REFRESH_REPLAY_EVENT, outcome="failure", actor_id=user_id,
             target_type="session", target_id=str(family_id), ip=meta.ip, user_agent=meta.user_agent,
             details={"result": "superseded"},
         )  # fmt: skip
@@ -231,7 +231,7 @@ async def _replayed(
     ctx.services.metrics.refresh_reuse.inc()
     ctx.services.metrics.auth_failures.labels("refresh_reuse").inc()
     record_event(
-        session, now=now, action=REFRESH_TOKEN_REUSE, outcome="failure", actor_id=user_id,
+        session, now=now, action=REFRESH_REUSE_EVENT, outcome="failure", actor_id=user_id,
         target_type="session", target_id=str(family_id), ip=meta.ip, user_agent=meta.user_agent,
         details={"result": "family_revoked", "reason": reason},
     )  # fmt: skip
