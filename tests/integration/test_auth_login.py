@@ -181,7 +181,7 @@ async def test_sign_in_events_are_audited_without_secrets(fresh_ip_client: httpx
     assert {"register", "login", "login_failed"} <= set(by_action)
     failed = by_action["login_failed"]
     assert failed.ip is not None
-    assert failed.ip.startswith("2001:db8::")
+    assert failed.ip.startswith("2001:db8:")
     assert failed.target_id == str(user.user_id)
     assert failed.outcome == "failure"
     dumped = repr([(e.details, e.target_id, e.user_agent) for e in events])
