@@ -71,6 +71,7 @@ async def update_profile(
     user.updated_at = now
 
 
+WATCH_FIELDS = ("file_index", "position_seconds", "duration_seconds", "updated_at")
 EXPORT_LIMIT = 100_000  # rows per section: far above any real account, still bounded
 
 
@@ -99,29 +100,14 @@ async def export_personal_data(
             recovery_codes_remaining=remaining,
             recovery_codes_used=used,
         ),
-        sessions=[
-            SessionExport(
-                id=s.id,
-                created_at=s.created_at,
-                last_used_at=s.last_used_at,
-                revoked_at=s.revoked_at,
-                device=s.device,
-                ip=s.ip,
-            )
-            for s in sessions
-        ],
+        sessions=[SessionExport.model_validate(s, from_attributes=True) for s in sessions],
         library=[
             LibraryItemExport(id=e.id, name=t.name, info_hash=t.info_hash, added_at=e.added_at) for e, t in library
         ],
         watch_history=[
-            WatchPositionExport(
-                torrent_id=e.id,
-                torrent_name=t.name,
-                info_hash=t.info_hash,
-                file_index=h.file_index,
-                position_seconds=h.position_seconds,
-                duration_seconds=h.duration_seconds,
-                updated_at=h.updated_at,
+            WatchPositionExport.model_validate(
+                {"torrent_id": e.id, "torrent_name": t.name, "info_hash": t.info_hash}
+                | {name: getattr(h, name) for name in WATCH_FIELDS}
             )
             for h, e, t in history
         ],
