@@ -15,6 +15,7 @@ from pathlib import Path
 import anyio
 import httpx
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
@@ -91,7 +92,7 @@ async def test_serve_refuses_a_key_ring_that_cannot_decrypt_stored_secrets(
 ) -> None:
     await register_and_login(client, mfa_enabled=True)  # a signing key and a TOTP secret are stored
     assert await preflight(settings) is None
-    wrong = settings.model_copy(update={"encryption_keys": new_encryption_key_entry()})
+    wrong = settings.model_copy(update={"encryption_keys": SecretStr(new_encryption_key_entry())})
     problem = await preflight(wrong)
     assert problem is not None
     assert "TS_ENCRYPTION_KEYS cannot decrypt stored secrets" in problem

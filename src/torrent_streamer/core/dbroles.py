@@ -74,7 +74,10 @@ def grant(*privileges: str, why: str, update_columns: tuple[str, ...] = ()) -> T
 # ON DELETE CASCADE children need no DELETE grant: PostgreSQL runs referential actions as the
 # table owner.
 APP_GRANTS: dict[str, TableGrant] = {
-    "alembic_version": grant(why="schema version: read and written by migrations (owner) only"),
+    "alembic_version": grant(
+        "SELECT",
+        why="schema version: written by migrations (owner) only; `serve` reads it to refuse an unmigrated database",
+    ),
     "audit_events": grant(
         "SELECT",
         "INSERT",
