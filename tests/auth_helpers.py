@@ -15,7 +15,8 @@ import pyotp
 from fastapi import FastAPI
 from sqlalchemy import update
 
-from torrent_streamer.auth import mfa, service
+from torrent_streamer.auth import mfa, service, throttle
+from torrent_streamer.core.clientaddr import client_key
 from torrent_streamer.core.clock import FrozenClock
 from torrent_streamer.core.state import Services
 from torrent_streamer.users.models import User
@@ -83,9 +84,11 @@ async def reset_ip_limits(client: httpx.AsyncClient) -> None:
     """
     services = services_of(client)
     transport_client = getattr(client._transport, "client", ("127.0.0.1", 0))
-    key = f"ip:{transport_client[0]}"
-    for limit in service.LOGIN_IP_LIMITS:
+    key = client_key(services.settings, transport_client[0])
+    for limit in throttle.LOGIN_IP_LIMITS:
         await services.limiter.clear(limit, "login-ip", key)
+    for limit in throttle.MFA_IP_LIMITS:
+        await services.limiter.clear(limit, "mfa-ip", key)
     await services.limiter.clear(service.REGISTER_IP_LIMIT, "register-ip", key)
     await services.limiter.clear(service.REFRESH_IP_LIMIT, "refresh-ip", key)
 

@@ -78,8 +78,6 @@ def create_app(
 ) -> FastAPI:
     settings = settings or Settings()
     check_production(settings)
-    for warning in settings.production_warnings() if settings.is_production else []:
-        log.warning("insecure_setting", warning=warning)
     settings = ensure_dev_secrets(settings)
     metrics = Metrics()
 

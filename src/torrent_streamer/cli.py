@@ -7,6 +7,8 @@ import ctypes
 import platform
 import ssl
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -14,19 +16,21 @@ import typer
 import uvicorn
 from fastapi import FastAPI
 from rich.console import Console
+from sqlalchemy.exc import SQLAlchemyError
 
 from torrent_streamer import __version__
 from torrent_streamer.core import migrate as migrations
-from torrent_streamer.core.cli_support import load_settings_or_exit
-from torrent_streamer.core.config import ConfigurationError
+from torrent_streamer.core.cli_support import load_settings_or_exit, refuse
+from torrent_streamer.core.config import ConfigurationError, Settings
 from torrent_streamer.core.dbcli import db_app
 from torrent_streamer.core.logging import configure_logging
 from torrent_streamer.core.metrics import Metrics
 from torrent_streamer.core.middleware import MAX_HEADER_BYTES
+from torrent_streamer.core.state import Services
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="torrent-streamer backend service.")
 app.add_typer(db_app, name="db")
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # a refusal stays one line at any width
 
 
 def tune_allocator() -> bool:
@@ -106,6 +110,9 @@ def serve(
     if settings.uses_embedded_database:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         migrations.upgrade(settings.effective_database_url)
+    problem = asyncio.run(preflight(settings))
+    if problem is not None:
+        refuse(f"refusing to start: {problem}")
     tls_cert = tls_cert or settings.tls_cert_file
     tls_key = tls_key or settings.tls_key_file
     from torrent_streamer.app import create_app
@@ -124,6 +131,54 @@ def serve(
         await asyncio.gather(*(server.serve() for server in servers))
 
     asyncio.run(run_all())
+
+
+@asynccontextmanager
+async def cli_services(settings: Settings) -> AsyncIterator[Services]:
+    """The app's services for one command, closed afterwards."""
+    from torrent_streamer.app import build_services
+
+    services = build_services(settings)
+    try:
+        yield services
+    finally:
+        await services.db_engine.dispose()
+        await services.limiter.aclose()
+        if services.redis is not None:
+            await services.redis.aclose()
+
+
+async def preflight(settings: Settings) -> str | None:
+    """Why ``serve`` must not start (unmigrated database, undecryptable secrets), or None."""
+    from torrent_streamer.auth.keyring import stored_secrets_problem
+    from torrent_streamer.core.preflight import database_problem
+
+    problem = await database_problem(settings.effective_database_url)
+    if problem is not None:
+        return problem
+    async with cli_services(settings) as services:
+        try:
+            return await stored_secrets_problem(services.sessionmaker, services.secret_box)
+        except (OSError, SQLAlchemyError):
+            return None  # the database went away: start anyway, /readyz reports it
+
+
+@app.command()
+def prune() -> None:
+    """Delete dead refresh tokens and audit rows older than TS_AUDIT_RETENTION_DAYS (also hourly in serve)."""
+    from torrent_streamer.auth.retention import prune_once
+
+    settings = load_settings_or_exit()
+
+    async def run() -> None:
+        async with cli_services(settings) as services:
+            report = await prune_once(services)
+        console.print(f"pruned {report.refresh_tokens} refresh token(s) and {report.audit_events} audit row(s)")
+
+    try:
+        asyncio.run(run())
+    except SQLAlchemyError as exc:
+        refuse(f"prune failed: {type(exc).__name__}: is the database migrated? run `torrent-streamer migrate`")
 
 
 @app.command()
@@ -160,5 +215,5 @@ def main() -> None:
     try:
         app()
     except ConfigurationError as exc:
-        console.print(f"[red]{exc}[/red]")
+        console.print(" ".join(str(exc).split()), style="red", markup=False, highlight=False)
         sys.exit(2)

@@ -10,7 +10,7 @@ import pyotp
 from sqlalchemy import update
 
 from tests.e2e.browser import LiveServer
-from torrent_streamer.auth import mfa
+from torrent_streamer.auth import mfa, throttle
 from torrent_streamer.auth import service as auth_service
 from torrent_streamer.core.state import Services
 from torrent_streamer.users.models import User
@@ -43,8 +43,10 @@ async def _set_role(server: LiveServer, user_id: uuid.UUID, role: str) -> None:
 
 async def _reset_login_limits(server: LiveServer) -> None:
     limiter = services(server).limiter
-    for limit in auth_service.LOGIN_IP_LIMITS:
+    for limit in throttle.LOGIN_IP_LIMITS:
         await limiter.clear(limit, "login-ip", "ip:127.0.0.1")
+    for limit in throttle.MFA_IP_LIMITS:
+        await limiter.clear(limit, "mfa-ip", "ip:127.0.0.1")
     await limiter.clear(auth_service.REGISTER_IP_LIMIT, "register-ip", "ip:127.0.0.1")
 
 

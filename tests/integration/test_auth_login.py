@@ -26,11 +26,12 @@ REGISTER = "/api/v1/auth/register"
 
 @pytest.fixture
 async def fresh_ip_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """A client from its own documentation-range address, so IP limits of other tests never interfere.
+    """A client from its own documentation-range /64, so address limits of other tests never interfere.
 
     IPv6 (2001:db8::/32) so addresses never collide within a run: 250 IPv4 ones did (a 429 early).
+    The random part is in the /64 prefix: limits count IPv6 clients per /64.
     """
-    address = f"2001:db8::{secrets.token_hex(2)}:{secrets.token_hex(2)}:{secrets.token_hex(2)}"
+    address = f"2001:db8:{secrets.token_hex(2)}:{secrets.token_hex(2)}::{secrets.token_hex(2)}"
     async with support.client_for(app, client_addr=(address, 40000)) as client:
         yield client
 
@@ -180,7 +181,7 @@ async def test_sign_in_events_are_audited_without_secrets(fresh_ip_client: httpx
     assert {"register", "login", "login_failed"} <= set(by_action)
     failed = by_action["login_failed"]
     assert failed.ip is not None
-    assert failed.ip.startswith("2001:db8::")
+    assert failed.ip.startswith("2001:db8:")
     assert failed.target_id == str(user.user_id)
     assert failed.outcome == "failure"
     dumped = repr([(e.details, e.target_id, e.user_agent) for e in events])

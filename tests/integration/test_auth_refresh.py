@@ -6,6 +6,8 @@ import asyncio
 from collections.abc import Callable
 
 import httpx
+import pytest
+from fastapi import FastAPI
 from sqlalchemy import select
 
 from tests import support
@@ -55,6 +57,48 @@ async def test_a_second_use_within_the_grace_is_409_and_keeps_the_session(client
     assert "access_token" not in again.json()
     assert (await refresh(client, first.json()["refresh_token"])).status_code == 200
     assert "refresh_token_reuse" not in await actions(client)
+    assert (await actions(client)).count("refresh_token_replay") == 1  # every replay is audited
+
+
+async def replay_events(client: httpx.AsyncClient) -> list[AuditEvent]:
+    async with services_of(client).sessionmaker() as session:
+        query = select(AuditEvent).where(AuditEvent.action.in_(("refresh_token_reuse", "refresh_token_replay")))
+        return list((await session.scalars(query)).all())
+
+
+@pytest.mark.parametrize(
+    ("address", "user_agent"),
+    [("127.0.0.1", "another-device/1.0"), ("2001:db8:66:77::5", None)],
+    ids=["same-address-other-user-agent", "other-address-same-user-agent"],
+)
+async def test_a_replay_from_another_client_inside_the_grace_revokes_the_family(
+    client: httpx.AsyncClient, app: FastAPI, address: str, user_agent: str | None
+) -> None:
+    user = await register_and_login(client)
+    first = await refresh(client, user.refresh_token)
+    assert first.status_code == 200
+    headers = {"User-Agent": user_agent} if user_agent else {}
+    transport = httpx.ASGITransport(app=app, client=(address, 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver", headers=headers) as other:
+        replay = await other.post(REFRESH, json={"refresh_token": user.refresh_token})
+    assert replay.status_code == 401  # not 409: the grace belongs to the client that rotated
+    assert (await refresh(client, first.json()["refresh_token"])).status_code == 401  # family revoked at once
+    events = await replay_events(client)
+    assert [(e.action, e.details["reason"]) for e in events] == [("refresh_token_reuse", "other_client")]
+
+
+async def test_a_thief_who_refreshes_first_does_not_keep_the_session(client: httpx.AsyncClient, app: FastAPI) -> None:
+    owner = await register_and_login(client)
+    transport = httpx.ASGITransport(app=app, client=("2001:db8:bad:1::66", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as thief:
+        stolen = await thief.post(REFRESH, json={"refresh_token": owner.refresh_token})
+        assert stolen.status_code == 200
+        owners_try = await refresh(client, owner.refresh_token)  # the owner's app, a second later
+        assert owners_try.status_code == 401
+        assert (await thief.post(REFRESH, json={"refresh_token": stolen.json()["refresh_token"]})).status_code == 401
+        me = await thief.get("/api/v1/me", headers={"Authorization": f"Bearer {stolen.json()['access_token']}"})
+        assert me.status_code == 401
+    assert [e.action for e in await replay_events(client)] == ["refresh_token_reuse"]
 
 
 async def test_concurrent_refreshes_one_wins_the_other_gets_409(client: httpx.AsyncClient) -> None:
@@ -66,6 +110,7 @@ async def test_concurrent_refreshes_one_wins_the_other_gets_409(client: httpx.As
     winner = next(r for r in responses if r.status_code == 200)
     assert (await refresh(client, winner.json()["refresh_token"])).status_code == 200
     assert "refresh_token_reuse" not in await actions(client)
+    assert (await actions(client)).count("refresh_token_replay") == 3
 
 
 async def test_a_grandparent_token_is_reuse_even_inside_the_grace(client: httpx.AsyncClient) -> None:

@@ -106,9 +106,7 @@ async def test_the_app_role_cannot_run_ddl(app_connection: AsyncConnection, stat
         "DELETE FROM signing_keys",
         "UPDATE refresh_tokens SET token_hash = '\\x00'",
         "DELETE FROM auth_sessions",
-        "DELETE FROM audit_events",
         "TRUNCATE audit_events",
-        "SELECT * FROM alembic_version",
         "UPDATE alembic_version SET version_num = 'x'",
     ],
 )
@@ -190,6 +188,23 @@ async def test_the_app_role_may_only_blank_personal_columns_of_the_audit_log(app
         text("UPDATE audit_events SET ip = NULL, user_agent = NULL WHERE action = 'test.erase'")
     )
     assert await app_connection.scalar(text("SELECT count(*) FROM audit_events WHERE ip IS NULL")) >= 1
+
+
+async def test_the_app_role_may_delete_only_audit_rows_past_the_minimum_retention(
+    app_connection: AsyncConnection,
+) -> None:
+    """Retention (`prune`) needs DELETE; row-level security keeps the last 30 days out of its reach."""
+    await app_connection.execute(
+        text(
+            "INSERT INTO audit_events (id, created_at, action, outcome, details) VALUES"
+            " (gen_random_uuid(), now() - interval '40 days', 'test.old', 'success', '{}'),"
+            " (gen_random_uuid(), now() - interval '29 days', 'test.recent', 'success', '{}')"
+        )
+    )
+    result = await app_connection.execute(text("DELETE FROM audit_events WHERE action LIKE 'test.%'"))
+    assert result.rowcount == 1
+    remaining = set(await app_connection.scalars(text("SELECT action FROM audit_events WHERE action LIKE 'test.%'")))
+    assert remaining == {"test.recent"}
 
 
 def test_the_psql_scripts_provision_and_grant_like_the_command(tmp_path: Path) -> None:

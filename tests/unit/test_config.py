@@ -45,6 +45,8 @@ def test_a_complete_production_configuration_starts() -> None:
         ({"debug": True}, "TS_DEBUG must be off in production"),
         ({"trusted_proxies": []}, "neither TLS"),
         ({"engine": "memory"}, "TS_ENGINE=memory is for tests only"),
+        ({"engine_allow_private_networks": True}, "TS_ENGINE_ALLOW_PRIVATE_NETWORKS=true"),
+        ({"rate_limit_enabled": False}, "TS_RATE_LIMIT_ENABLED=false"),
     ],
 )
 def test_production_refuses_each_unsafe_setting_with_a_one_line_reason(

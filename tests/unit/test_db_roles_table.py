@@ -31,20 +31,22 @@ def test_every_grant_is_justified_and_uses_table_privileges_only() -> None:
         assert set(entry.privileges) <= {"SELECT", "INSERT", "UPDATE", "DELETE"}, name
 
 
-def test_the_app_role_has_nothing_on_alembic_version_and_the_audit_log_is_append_only() -> None:
-    assert dbroles.APP_GRANTS["alembic_version"].privileges == ()
+def test_the_app_role_only_reads_alembic_version_and_the_audit_log_is_append_only() -> None:
+    assert dbroles.APP_GRANTS["alembic_version"].privileges == ("SELECT",)  # `serve` refuses an unmigrated DB
     assert dbroles.APP_GRANTS["alembic_version"].update_columns == ()
     audit = dbroles.APP_GRANTS["audit_events"]
-    assert audit.privileges == ("SELECT", "INSERT")
+    # DELETE for retention only: row-level security (migration 0007) keeps the last 30 days out of reach
+    assert audit.privileges == ("SELECT", "INSERT", "DELETE")
     assert audit.update_columns == ("ip", "user_agent"), "only personal data may be blanked"
 
 
 def test_secrets_and_their_history_are_never_rewritten() -> None:
-    for table, column in (("signing_keys", "retired_at"), ("refresh_tokens", "used_at")):
+    for table, columns in (("signing_keys", ("retired_at",)), ("refresh_tokens", ("used_at", "used_by"))):
         entry = dbroles.APP_GRANTS[table]
         assert "UPDATE" not in entry.privileges
-        assert "DELETE" not in entry.privileges
-        assert entry.update_columns == (column,)
+        assert entry.update_columns == columns
+    assert "DELETE" not in dbroles.APP_GRANTS["signing_keys"].privileges
+    assert "DELETE" in dbroles.APP_GRANTS["refresh_tokens"].privileges  # retention of dead families only
 
 
 def test_update_columns_exist_and_exclude_table_level_update() -> None:
@@ -71,8 +73,10 @@ def test_granting_refuses_a_table_without_an_entry() -> None:
 def test_grant_statements_revoke_everything_before_granting() -> None:
     statements = dbroles.grant_statements(["alembic_version", "audit_events"], '"ts_app"')
     assert 'REVOKE ALL ON TABLE public."alembic_version" FROM PUBLIC, "ts_app"' in statements
-    assert 'GRANT SELECT, INSERT ON TABLE public."audit_events" TO "ts_app"' in statements
-    assert not any("alembic_version" in s and s.startswith("GRANT") for s in statements)
+    assert 'GRANT SELECT, INSERT, DELETE ON TABLE public."audit_events" TO "ts_app"' in statements
+    assert [s for s in statements if "alembic_version" in s and s.startswith("GRANT")] == [
+        'GRANT SELECT ON TABLE public."alembic_version" TO "ts_app"'
+    ]
 
 
 @pytest.mark.parametrize("name", ['ts"; DROP ROLE postgres; --', "Upper", "1abc", "a-b", "", "x" * 64])

@@ -29,7 +29,7 @@ from torrent_streamer.core.errors import AppError
 from torrent_streamer.users import repository as users_repository
 from torrent_streamer.users.models import User
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # a refusal stays one line at any width
 sessions_app = typer.Typer(no_args_is_help=True, help="Session (refresh-token family) administration.")
 keys_app = typer.Typer(no_args_is_help=True, help="The JWT signing key ring.")
 T = TypeVar("T")

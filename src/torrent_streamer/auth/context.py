@@ -1,6 +1,7 @@
 """The auth domain's start-up state (key ring, password hasher) and the per-request context.
 
-``auth_lifespan`` builds it once (creating the first signing key if needed) into ``Services.extras``.
+``auth_lifespan`` builds it once (creating the first signing key if needed) into ``Services.extras``
+and runs the retention schedule (``auth/retention.py``) in the background.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import structlog
 
 from torrent_streamer.auth.keyring import KeyRing
 from torrent_streamer.auth.passwords import Passwords
+from torrent_streamer.auth.retention import retention_lifespan
 from torrent_streamer.core.config import Settings
 from torrent_streamer.core.state import Services
 
@@ -60,7 +62,9 @@ class AuthContext:
 def build_runtime(services: Services) -> AuthRuntime:
     return AuthRuntime(
         keyring=KeyRing(services.sessionmaker, services.secret_box, services.clock),
-        passwords=Passwords(),
+        passwords=Passwords(
+            concurrency=services.settings.password_hash_concurrency, queue=services.settings.password_hash_queue
+        ),
     )
 
 
@@ -87,4 +91,5 @@ async def auth_lifespan(services: Services) -> AsyncIterator[None]:
         await runtime.keyring.ensure_key()
     except Exception as exc:  # noqa: BLE001 - the service starts without its DB; /readyz reports it
         log.warning("signing_key_unavailable", error=type(exc).__name__)
-    yield
+    async with retention_lifespan(services):  # the scheduled `prune` (docs/operations.md)
+        yield

@@ -35,7 +35,7 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 jwks_router = APIRouter(tags=["auth"])
 
 REGISTER_DETAIL = "If this address was not registered yet, the account is ready: sign in with it."
-PUBLIC_ERRORS = problem_responses(401, 422, 429)
+PUBLIC_ERRORS = problem_responses(401, 422, 429, 503)  # 503: the password-hashing queue is full
 OWN_ERRORS = problem_responses(401, 403, 422, 429)
 
 
@@ -47,7 +47,7 @@ def _tokens(pair: service.TokenPair) -> TokenResponse:
     "/register",
     status_code=status.HTTP_201_CREATED,
     dependencies=[public_route()],
-    responses=problem_responses(422, 429),
+    responses=problem_responses(422, 429, 503),
 )
 async def register(body: UserCreate, auth: AuthDep, meta: MetaDep, session: SessionDep) -> RegisterResult:
     """Create an account. The answer is the same whether or not the e-mail was already registered."""

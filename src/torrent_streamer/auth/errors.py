@@ -48,7 +48,7 @@ class InvalidRefreshToken(RecordedFailure, Unauthorized):
         super().__init__("The refresh token is invalid, expired or revoked.")
 
 
-class RefreshSuperseded(Conflict):
+class RefreshSuperseded(RecordedFailure, Conflict):
     slug, title = "refresh-superseded", "Refresh token already rotated"
 
     def __init__(self) -> None:

@@ -16,14 +16,16 @@ from typing import Any
 import structlog
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from torrent_streamer.auth import repository
 from torrent_streamer.auth.models import SigningKey
 from torrent_streamer.core.clock import Clock
-from torrent_streamer.core.crypto import SecretBox
+from torrent_streamer.core.crypto import DecryptionError, SecretBox
 from torrent_streamer.core.errors import Conflict, NotFound
+from torrent_streamer.users.models import User
 
 log = structlog.get_logger("torrent_streamer.auth.keyring")
 
@@ -177,3 +179,37 @@ class KeyRing:
         await self._fresh()
         ordered = sorted(self._keys.values(), key=lambda k: k.generation, reverse=True)
         return {"keys": [key.jwk() for key in ordered]}
+
+
+TOTP_SAMPLE = 20  # start-up decrypts this many stored TOTP secrets besides every active signing key
+
+
+async def stored_secrets_problem(sessionmaker: async_sessionmaker[AsyncSession], secret_box: SecretBox) -> str | None:
+    """One line when ``TS_ENCRYPTION_KEYS`` cannot decrypt what the database holds (``serve`` refuses)."""
+    async with sessionmaker() as session:
+        keys = await repository.active_signing_keys(session)
+        totp = (
+            await session.execute(
+                select(User.id, User.totp_secret_enc).where(User.totp_secret_enc.is_not(None)).limit(TOTP_SAMPLE)
+            )
+        ).all()
+    failed = [
+        f"signing key {row.kid}" for row in keys if not _decrypts(secret_box, row.private_key_enc, _context(row.kid))
+    ]
+    failed += ["a TOTP secret" for user_id, value in totp if not _decrypts(secret_box, value or "", f"totp:{user_id}")][
+        :1
+    ]
+    if not failed:
+        return None
+    return (
+        f"TS_ENCRYPTION_KEYS cannot decrypt stored secrets ({', '.join(failed)}): put the key that encrypted them "
+        "back into TS_ENCRYPTION_KEYS (newest first, comma-separated) and start again"
+    )
+
+
+def _decrypts(secret_box: SecretBox, token: str, context: str) -> bool:
+    try:
+        secret_box.decrypt(token, context=context)
+    except DecryptionError:
+        return False
+    return True

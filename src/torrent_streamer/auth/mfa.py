@@ -14,7 +14,7 @@ import secrets
 import pyotp
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from torrent_streamer.auth import repository
+from torrent_streamer.auth import repository, throttle
 from torrent_streamer.auth.context import AuthContext, RequestMeta
 from torrent_streamer.auth.errors import InvalidMfaCode, ReauthenticationFailed
 from torrent_streamer.auth.service import TokenPair, start_session
@@ -127,6 +127,7 @@ async def complete_login(
     ctx: AuthContext, session: AsyncSession, meta: RequestMeta, *, mfa_token: str, code: str
 ) -> TokenPair:
     """Exchange a single-use ``mfa_token`` and a valid code for a token pair."""
+    await throttle.enforce_address_limits(ctx, "mfa-ip", throttle.MFA_IP_LIMITS, meta)
     now = ctx.now()
     claims = await verify_mfa_token(ctx.keyring, ctx.settings, mfa_token, now=now)
     user = await users_repository.get_by_id(session, claims.user_id)

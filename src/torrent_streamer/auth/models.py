@@ -52,6 +52,8 @@ class RefreshToken(PublicIdMixin, Base):
     parent_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     created_at: Mapped[datetime] = mapped_column()
     used_at: Mapped[datetime | None] = mapped_column()
+    # SHA-256 of the rotating client (address prefix + User-Agent): only it gets the grace.
+    used_by: Mapped[str | None] = mapped_column(String(64))
 
 
 class RecoveryCode(PublicIdMixin, Base):
@@ -75,7 +77,9 @@ class UsedTokenId(Base):
 
 
 class LoginThrottle(Base):
-    """Consecutive sign-in failures per account key (HMAC of the normalised e-mail, known or not)."""
+    """Consecutive sign-in failures per key: an (account, client address) pair, which can be locked,
+    or an account across all addresses, which only slows down (``auth/throttle.py``). Keys are
+    HMACs of the normalised e-mail (known or not)."""
 
     __tablename__ = "login_throttle"
 

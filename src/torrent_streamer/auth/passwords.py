@@ -10,23 +10,29 @@ import functools
 import re
 import secrets
 import unicodedata
+from collections.abc import Callable
 from importlib import resources
+from typing import TypeVar
 
 import anyio
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from torrent_streamer.core.errors import Unprocessable
+from torrent_streamer.core.errors import ServiceUnavailable, Unprocessable
 
 # OWASP (2024): Argon2id, m=19 MiB, t=2, p=1 is the minimum; we use it with a 32-byte hash.
 ARGON2_TIME_COST = 2
 ARGON2_MEMORY_KIB = 19 * 1024
 ARGON2_PARALLELISM = 1
-MAX_CONCURRENT_HASHES = 4  # bounds memory: each hash holds 19 MiB
+MAX_CONCURRENT_HASHES = 4  # bounds memory: each hash holds 19 MiB (TS_PASSWORD_HASH_CONCURRENCY)
+MAX_QUEUED_HASHES = 64  # waiting beyond the running ones (TS_PASSWORD_HASH_QUEUE); then 503
+BUSY_RETRY_AFTER_SECONDS = 2
 
 PASSWORD_MIN_LENGTH = 12
 PASSWORD_MAX_LENGTH = 128
 EMAIL_MAX_LENGTH = 254
+
+T = TypeVar("T")
 
 _LEET = str.maketrans(
     {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "@": "a", "$": "s", "!": "i"}
@@ -47,21 +53,60 @@ def new_hasher() -> PasswordHasher:
     )
 
 
-class Passwords:
-    """Argon2id in worker threads, at most ``MAX_CONCURRENT_HASHES`` at once."""
+class HashingBusy(ServiceUnavailable):
+    """Every hashing slot is busy and the waiting queue is full: 503 with Retry-After."""
 
-    def __init__(self, hasher: PasswordHasher | None = None) -> None:
+    slug, title = "hashing-busy", "Too many sign-ins at once"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The service is handling too many sign-ins right now; retry shortly.",
+            headers={"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)},
+        )
+
+
+class Passwords:
+    """Argon2id in worker threads: at most ``concurrency`` at once and ``queue`` more waiting.
+
+    A request beyond that is refused at once (``HashingBusy``, 503) instead of queueing without
+    end: a flood of sign-ins cannot pile up unbounded waiters (memory, latency for everyone).
+    """
+
+    def __init__(
+        self,
+        hasher: PasswordHasher | None = None,
+        *,
+        concurrency: int = MAX_CONCURRENT_HASHES,
+        queue: int = MAX_QUEUED_HASHES,
+    ) -> None:
         self.hasher = hasher or new_hasher()
+        self.concurrency = concurrency
+        self.queue = queue
         self._limiter: anyio.CapacityLimiter | None = None
+        self._admitted = 0  # running + waiting; only touched on the event loop
         self._dummy_hash: str | None = None
 
-    def _capacity(self) -> anyio.CapacityLimiter:
+    def capacity(self) -> anyio.CapacityLimiter:
         if self._limiter is None:
-            self._limiter = anyio.CapacityLimiter(MAX_CONCURRENT_HASHES)
+            self._limiter = anyio.CapacityLimiter(self.concurrency)
         return self._limiter
 
+    @property
+    def waiting(self) -> int:
+        """Admitted calls not yet running (for tests and metrics)."""
+        return int(self.capacity().statistics().tasks_waiting)
+
+    async def _run(self, func: Callable[..., T], *args: str) -> T:
+        if self._admitted >= self.concurrency + self.queue:
+            raise HashingBusy()
+        self._admitted += 1
+        try:
+            return await anyio.to_thread.run_sync(func, *args, limiter=self.capacity())
+        finally:
+            self._admitted -= 1
+
     async def hash(self, password: str) -> str:
-        return await anyio.to_thread.run_sync(self.hasher.hash, password, limiter=self._capacity())
+        return await self._run(self.hasher.hash, password)
 
     def _verify_sync(self, password_hash: str, password: str) -> bool:
         try:
@@ -70,7 +115,7 @@ class Passwords:
             return False
 
     async def verify(self, password_hash: str, password: str) -> bool:
-        return await anyio.to_thread.run_sync(self._verify_sync, password_hash, password, limiter=self._capacity())
+        return await self._run(self._verify_sync, password_hash, password)
 
     async def prepare(self) -> None:
         """Compute the dummy hash at start-up, so even the first unknown-account sign-in is not slower."""

@@ -126,24 +126,36 @@ async def find_refresh_token(session: AsyncSession, token_hash: bytes) -> tuple[
     return (row[0], row[1]) if row else None
 
 
-async def claim_refresh_token(session: AsyncSession, token_id: uuid.UUID, now: datetime) -> bool:
-    """Mark a token used, atomically: exactly one concurrent caller wins (row lock on PostgreSQL)."""
+async def claim_refresh_token(session: AsyncSession, token_id: uuid.UUID, now: datetime, client: str) -> bool:
+    """Mark a token used by ``client``, atomically: exactly one concurrent caller wins (row lock on PostgreSQL)."""
     statement = (
         update(RefreshToken)
         .where(RefreshToken.id == token_id, RefreshToken.used_at.is_(None))
-        .values(used_at=now)
+        .values(used_at=now, used_by=client)
         .execution_options(synchronize_session=False)
     )
     return await _rowcount(session, statement) == 1
 
 
-async def refresh_token_state(session: AsyncSession, token_id: uuid.UUID) -> tuple[datetime | None, bool]:
-    """Fresh read (not the identity map): (used_at, whether its successor is still unused)."""
-    used_at = (await session.execute(select(RefreshToken.used_at).where(RefreshToken.id == token_id))).scalar()
+async def refresh_token_state(session: AsyncSession, token_id: uuid.UUID) -> tuple[datetime | None, str | None, bool]:
+    """Fresh read (not the identity map): (used_at, used_by, whether its successor is still unused)."""
+    row = (
+        await session.execute(select(RefreshToken.used_at, RefreshToken.used_by).where(RefreshToken.id == token_id))
+    ).first()
     child_unused = await session.scalar(
         select(RefreshToken.id).where(RefreshToken.parent_id == token_id, RefreshToken.used_at.is_(None))
     )
-    return used_at, child_unused is not None
+    used_at, used_by = (row[0], row[1]) if row else (None, None)
+    return used_at, used_by, child_unused is not None
+
+
+async def delete_dead_refresh_tokens(session: AsyncSession, now: datetime) -> int:
+    """Retention: the tokens of revoked or expired families (they can never be used again)."""
+    dead = select(AuthSession.id).where(~_active(now))
+    statement = (
+        delete(RefreshToken).where(RefreshToken.session_id.in_(dead)).execution_options(synchronize_session=False)
+    )
+    return await _rowcount(session, statement)
 
 
 # --- recovery codes -------------------------------------------------------------------

@@ -11,31 +11,29 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NoReturn
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from torrent_streamer.auth import repository
+from torrent_streamer.auth import repository, throttle
 from torrent_streamer.auth.context import AuthContext, RequestMeta
-from torrent_streamer.auth.errors import AccountLocked, InvalidCredentials, InvalidRefreshToken, RefreshSuperseded
+from torrent_streamer.auth.errors import InvalidCredentials, InvalidRefreshToken, RefreshSuperseded
 from torrent_streamer.auth.models import AuthSession, RefreshToken
 from torrent_streamer.auth.passwords import enforce_policy, normalise_email
 from torrent_streamer.auth.permissions import Role
 from torrent_streamer.auth.tokens import issue_access_token, issue_mfa_token
 from torrent_streamer.core.audit import record_event
-from torrent_streamer.core.deps import enforce_limit
 from torrent_streamer.core.errors import Unprocessable
 from torrent_streamer.users import repository as users_repository
 from torrent_streamer.users.models import User
 
-LOGIN_IP_LIMITS = ("20/minute", "300/hour")
-LOGIN_ACCOUNT_LIMITS = ("10/minute", "60/hour")
 REGISTER_IP_LIMIT = "10/hour"
 REFRESH_IP_LIMIT = "60/minute"
-LOCKOUT_THRESHOLD = 5  # consecutive failures before the first lock
-LOCKOUT_BASE_SECONDS = 60  # doubles with each further failure …
-LOCKOUT_MAX_SECONDS = 3600  # … up to an hour
-LOCKOUT_RESET_AFTER = timedelta(hours=24)  # a quiet day forgets old failures
-REFRESH_GRACE = timedelta(seconds=10)  # concurrent-refresh window (docs/auth.md)
+REFRESH_GRACE = timedelta(seconds=10)  # concurrent-refresh window, same client only (docs/auth.md)
+
+# Audit actions of refresh replays (the panel's security-event enum should list them too).
+REFRESH_REUSE_EVENT = "refresh_token_reuse"  # replay that revoked the family
+REFRESH_REPLAY_EVENT = "refresh_token_replay"  # the same client inside the grace: 409, family kept
 
 
 @dataclass(frozen=True)
@@ -55,12 +53,6 @@ def hash_refresh_token(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
-def account_key(ctx: AuthContext, email: str) -> str:
-    """Pseudonymous per-account key for limits and back-off (known and unknown e-mails alike)."""
-    secret = ctx.settings.secret_key.get_secret_value() if ctx.settings.secret_key else ""
-    return hmac.new(secret.encode(), f"login:{email}".encode(), hashlib.sha256).hexdigest()
-
-
 async def session_is_active(session: AsyncSession, session_id: uuid.UUID, now: datetime) -> bool:
     """True while the family is neither revoked nor idle/absolutely expired (stream URLs die with it)."""
     return await repository.session_is_active(session, session_id, now)
@@ -71,7 +63,7 @@ async def register(
     ctx: AuthContext, session: AsyncSession, meta: RequestMeta, *, email: str, password: str, display_name: str | None
 ) -> str:
     """Create the account, or do nothing if the e-mail is taken: the caller answers identically."""
-    await enforce_limit(ctx.services, "register-ip", REGISTER_IP_LIMIT, f"ip:{meta.ip}")
+    await throttle.enforce_address_limits(ctx, "register-ip", (REGISTER_IP_LIMIT,), meta)
     email = normalise_email(email)
     enforce_policy(password, email=email)
     password_hash = await ctx.passwords.hash(password)  # hashed either way: same timing
@@ -102,58 +94,23 @@ async def register(
 
 
 # --- sign-in --------------------------------------------------------------------------
-async def _check_lockout(ctx: AuthContext, session: AsyncSession, key: str, meta: RequestMeta) -> None:
-    now = ctx.now()
-    throttle = await repository.get_throttle(session, key)
-    if throttle is not None and throttle.locked_until is not None and throttle.locked_until > now:
-        ctx.services.metrics.auth_failures.labels("locked").inc()
-        record_event(
-            session, now=now, action="login_locked", outcome="failure", ip=meta.ip, user_agent=meta.user_agent,
-            details={"retry_after": int((throttle.locked_until - now).total_seconds())},
-        )  # fmt: skip
-        raise AccountLocked((throttle.locked_until - now).total_seconds())
-
-
-async def _record_failure(
-    ctx: AuthContext, session: AsyncSession, key: str, meta: RequestMeta, user: User | None, reason: str
-) -> None:
-    now = ctx.now()
-    failures = await repository.record_login_failure(session, key, now, now - LOCKOUT_RESET_AFTER)
-    if failures >= LOCKOUT_THRESHOLD:
-        seconds = min(LOCKOUT_BASE_SECONDS * 2 ** (failures - LOCKOUT_THRESHOLD), LOCKOUT_MAX_SECONDS)
-        await repository.lock_account_key(session, key, now + timedelta(seconds=seconds))
-    ctx.services.metrics.auth_failures.labels(reason).inc()
-    record_event(
-        session, now=now, action="login_failed", outcome="failure",
-        target_type="user" if user else None, target_id=str(user.id) if user else None,
-        ip=meta.ip, user_agent=meta.user_agent, details={"reason": reason, "consecutive_failures": failures},
-    )  # fmt: skip
-
-
 async def login(
     ctx: AuthContext, session: AsyncSession, meta: RequestMeta, *, email: str, password: str
 ) -> TokenPair | MfaChallenge:
-    for limit in LOGIN_IP_LIMITS:
-        await enforce_limit(ctx.services, "login-ip", limit, f"ip:{meta.ip}")
     email = normalise_email(email)
-    key = account_key(ctx, email)
-    for limit in LOGIN_ACCOUNT_LIMITS:
-        await enforce_limit(ctx.services, "login-account", limit, f"acct:{key}")
-    await _check_lockout(ctx, session, key, meta)
+    await throttle.before_password_check(ctx, session, email, meta)
     user = await users_repository.get_by_email(session, email)
     if user is None:
         await ctx.passwords.verify_dummy(password)
-        await _record_failure(ctx, session, key, meta, None, "unknown_account")
+        await throttle.record_failure(ctx, session, email, meta, None, "unknown_account")
         raise InvalidCredentials()
     if not await ctx.passwords.verify(user.password_hash, password):
-        await _record_failure(ctx, session, key, meta, user, "bad_password")
+        await throttle.record_failure(ctx, session, email, meta, user, "bad_password")
         raise InvalidCredentials()
     if user.disabled:
-        await _record_failure(ctx, session, key, meta, user, "disabled")
+        await throttle.record_failure(ctx, session, email, meta, user, "disabled")
         raise InvalidCredentials()
-    await repository.clear_throttle(session, key)
-    for limit in LOGIN_ACCOUNT_LIMITS:  # the password is known: the account's attempt window restarts
-        await ctx.services.limiter.clear(limit, "login-account", f"acct:{key}")
+    await throttle.record_success(ctx, session, email, meta)
     now = ctx.now()
     if ctx.passwords.needs_rehash(user.password_hash):
         user.password_hash = await ctx.passwords.hash(password)
@@ -217,7 +174,7 @@ def _family_live(family: AuthSession, now: datetime) -> bool:
 
 
 async def refresh(ctx: AuthContext, session: AsyncSession, meta: RequestMeta, *, refresh_token: str) -> TokenPair:
-    await enforce_limit(ctx.services, "refresh-ip", REFRESH_IP_LIMIT, f"ip:{meta.ip}")
+    await throttle.enforce_address_limits(ctx, "refresh-ip", (REFRESH_IP_LIMIT,), meta)
     now = ctx.now()
     found = await repository.find_refresh_token(session, hash_refresh_token(refresh_token))
     if found is None:
@@ -228,19 +185,9 @@ async def refresh(ctx: AuthContext, session: AsyncSession, meta: RequestMeta, *,
     if not _family_live(family, now) or user is None or user.disabled:
         ctx.services.metrics.auth_failures.labels("refresh_session_inactive").inc()
         raise InvalidRefreshToken()
-    if not await repository.claim_refresh_token(session, token.id, now):
-        used_at, successor_unused = await repository.refresh_token_state(session, token.id)
-        if used_at is not None and now - used_at <= REFRESH_GRACE and successor_unused:
-            ctx.services.metrics.auth_events.labels("refresh_superseded").inc()
-            raise RefreshSuperseded()
-        await repository.revoke_sessions(session, now=now, reason="refresh_reuse", session_id=family.id)
-        ctx.services.metrics.refresh_reuse.inc()
-        ctx.services.metrics.auth_failures.labels("refresh_reuse").inc()
-        record_event(
-            session, now=now, action="refresh_token_reuse", outcome="failure", actor_id=user.id,
-            target_type="session", target_id=str(family.id), ip=meta.ip, user_agent=meta.user_agent,
-        )  # fmt: skip
-        raise InvalidRefreshToken()
+    client = client_fingerprint(ctx, meta)
+    if not await repository.claim_refresh_token(session, token.id, now, client):
+        await _replayed(ctx, session, meta, token.id, family.id, user.id, client)
     new_token = _new_refresh_token(session, family.id, parent_id=token.id, now=now)
     family.last_used_at = now
     family.idle_expires_at = min(
@@ -250,10 +197,51 @@ async def refresh(ctx: AuthContext, session: AsyncSession, meta: RequestMeta, *,
     return await _pair(ctx, user, family.id, new_token, now)
 
 
+def client_fingerprint(ctx: AuthContext, meta: RequestMeta) -> str:
+    """Who rotated a token: SHA-256 of the client's address prefix (IPv6 /64) and User-Agent."""
+    identity = f"{throttle.address_key(ctx, meta)}|{meta.user_agent or ''}"
+    return hashlib.sha256(identity.encode()).hexdigest()
+
+
+async def _replayed(
+    ctx: AuthContext,
+    session: AsyncSession,
+    meta: RequestMeta,
+    token_id: uuid.UUID,
+    family_id: uuid.UUID,
+    user_id: uuid.UUID,
+    client: str,
+) -> NoReturn:
+    """A rotated token came back. The rotating client itself, within the grace and before the
+    successor was used, gets 409; anyone else, or later, revokes the family. Both are audited."""
+    now = ctx.now()
+    used_at, used_by, successor_unused = await repository.refresh_token_state(session, token_id)
+    in_grace = used_at is not None and now - used_at <= REFRESH_GRACE and successor_unused
+    same_client = used_by is not None and hmac.compare_digest(used_by, client)
+    if in_grace and same_client:
+        ctx.services.metrics.auth_events.labels("refresh_superseded").inc()
+        record_event(
+            session, now=now, action=REFRESH_REPLAY_EVENT, outcome="failure", actor_id=user_id,
+            target_type="session", target_id=str(family_id), ip=meta.ip, user_agent=meta.user_agent,
+            details={"result": "superseded"},
+        )  # fmt: skip
+        raise RefreshSuperseded()
+    reason = "other_client" if in_grace else ("after_grace" if successor_unused else "chain_moved_on")
+    await repository.revoke_sessions(session, now=now, reason="refresh_reuse", session_id=family_id)
+    ctx.services.metrics.refresh_reuse.inc()
+    ctx.services.metrics.auth_failures.labels("refresh_reuse").inc()
+    record_event(
+        session, now=now, action=REFRESH_REUSE_EVENT, outcome="failure", actor_id=user_id,
+        target_type="session", target_id=str(family_id), ip=meta.ip, user_agent=meta.user_agent,
+        details={"result": "family_revoked", "reason": reason},
+    )  # fmt: skip
+    raise InvalidRefreshToken()
+
+
 # --- sessions -------------------------------------------------------------------------
 async def logout(ctx: AuthContext, session: AsyncSession, meta: RequestMeta, *, refresh_token: str) -> None:
     """Revoke the family of ``refresh_token``; unknown tokens are ignored (idempotent, no oracle)."""
-    await enforce_limit(ctx.services, "refresh-ip", REFRESH_IP_LIMIT, f"ip:{meta.ip}")
+    await throttle.enforce_address_limits(ctx, "refresh-ip", (REFRESH_IP_LIMIT,), meta)
     found = await repository.find_refresh_token(session, hash_refresh_token(refresh_token))
     if found is None:
         return

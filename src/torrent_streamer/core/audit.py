@@ -9,7 +9,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, String
+from sqlalchemy import JSON, String, delete
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -59,3 +59,12 @@ def record_event(
     )
     session.add(event)
     return event
+
+
+async def delete_events_before(session: AsyncSession, cutoff: datetime) -> int:
+    """Retention: delete audit rows older than ``cutoff`` (PostgreSQL lets the app role delete only
+    rows older than 30 days: migration 0007); returns how many went."""
+    result = await session.execute(
+        delete(AuditEvent).where(AuditEvent.created_at < cutoff).execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

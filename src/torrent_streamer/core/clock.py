@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 
@@ -9,12 +10,21 @@ class Clock:
     def now(self) -> datetime:
         return datetime.now(UTC)
 
+    async def sleep(self, seconds: float) -> None:
+        """A deliberate delay (sign-in slow-down); the frozen clock records it instead."""
+        await asyncio.sleep(seconds)
+
 
 class FrozenClock(Clock):
     """A clock that only moves when told to (tests)."""
 
     def __init__(self, start: datetime | None = None) -> None:
         self._now = start or datetime.now(UTC)
+        self.slept: list[float] = []  # every delay asked of this clock, in order
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        await asyncio.sleep(0)
 
     def now(self) -> datetime:
         return self._now

@@ -129,6 +129,19 @@ class Settings(BaseSettings):
     engine_max_piece_length: int = Field(default=16 * MiB, ge=16 * 1024, le=256 * MiB)
     engine_max_metadata_size: int = Field(default=4 * MiB, ge=64 * 1024, le=100 * MiB)
 
+    # --- accounts hardening (security wave 2; docs/auth.md, docs/operations.md) -----------------
+    # Address-keyed limits count IPv4 clients per /32 and IPv6 clients per /64 (one subscriber).
+    client_ipv4_prefix: int = Field(default=32, ge=8, le=32)
+    client_ipv6_prefix: int = Field(default=64, ge=16, le=128)
+    # Argon2id: at most this many at once, this many more waiting; beyond that 503 + Retry-After.
+    password_hash_concurrency: int = Field(default=4, ge=1, le=64)
+    password_hash_queue: int = Field(default=64, ge=0, le=10_000)
+    # Failed sign-ins to one account from all addresses slow it down (never lock it), up to this.
+    login_slowdown_max_seconds: float = Field(default=4.0, ge=0.0, le=10.0)
+    # Retention (`torrent-streamer prune`, and hourly inside `serve`).
+    audit_retention_days: int = Field(default=365, ge=30, le=3650)  # ≥ 30: see migration 0007
+    prune_interval_seconds: float = Field(default=3600, ge=0.1, le=7 * 24 * 3600)
+
     @field_validator("cors_origins", "trusted_hosts", "trusted_proxies", mode="before")
     @classmethod
     def _csv(cls, value: Any) -> Any:
@@ -205,16 +218,13 @@ class Settings(BaseSettings):
             )
         if self.engine == "memory":
             problems.append(f"{ENV_PREFIX}ENGINE=memory is for tests only")
-        return problems
-
-    def production_warnings(self) -> list[str]:
-        warnings: list[str] = []
         if self.engine_allow_private_networks:
-            warnings.append(
-                f"{ENV_PREFIX}ENGINE_ALLOW_PRIVATE_NETWORKS is on: the engine may connect to "
-                "private, loopback and link-local addresses (SSRF risk)"
+            problems.append(
+                f"{ENV_PREFIX}ENGINE_ALLOW_PRIVATE_NETWORKS=true lets the engine reach private networks (SSRF)"
             )
-        return warnings
+        if not self.rate_limit_enabled:
+            problems.append(f"{ENV_PREFIX}RATE_LIMIT_ENABLED=false switches off brute-force protection")
+        return problems
 
 
 def _looks_like_dev_secret(value: str) -> bool:

@@ -17,7 +17,7 @@ from torrent_streamer.core import migrate as migrations
 from torrent_streamer.core.config import ENV_PREFIX, Settings
 
 db_app = typer.Typer(no_args_is_help=True, help="PostgreSQL roles and grants (least privilege).")
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # a refusal stays one line at any width
 
 AppRole = Annotated[str, typer.Option(help="The application role to grant.")]
 

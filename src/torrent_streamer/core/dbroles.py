@@ -74,13 +74,19 @@ def grant(*privileges: str, why: str, update_columns: tuple[str, ...] = ()) -> T
 # ON DELETE CASCADE children need no DELETE grant: PostgreSQL runs referential actions as the
 # table owner.
 APP_GRANTS: dict[str, TableGrant] = {
-    "alembic_version": grant(why="schema version: read and written by migrations (owner) only"),
+    "alembic_version": grant(
+        "SELECT",
+        why="schema version: written by migrations (owner) only; `serve` reads it to refuse an unmigrated database",
+    ),
     "audit_events": grant(
         "SELECT",
         "INSERT",
+        "DELETE",
         update_columns=("ip", "user_agent"),
         why="append-only audit log: record_event inserts, the admin audit view and export read; account "
-        "deletion may only blank IP and user agent (personal data), never action, actor, target or time; no DELETE",
+        "deletion may only blank IP and user agent (personal data), never action, actor, target or time; "
+        "DELETE only for retention (`prune`), and row-level security (migration 0007) limits it to rows "
+        "older than 30 days",
     ),
     # accounts (auth/, users/)
     "users": grant(
@@ -108,9 +114,11 @@ APP_GRANTS: dict[str, TableGrant] = {
     "refresh_tokens": grant(
         "SELECT",
         "INSERT",
-        update_columns=("used_at",),
-        why="refresh tokens (SHA-256 only): each rotation inserts one and marks the old one used (reuse "
-        "detection needs the used rows); the hash is never rewritten; no DELETE",
+        "DELETE",
+        update_columns=("used_at", "used_by"),
+        why="refresh tokens (SHA-256 only): each rotation inserts one and marks the old one used, by which "
+        "client (reuse detection needs the used rows of live families); the hash is never rewritten; "
+        "retention (`prune`) deletes the tokens of revoked or expired families",
     ),
     "mfa_recovery_codes": grant(
         "SELECT",

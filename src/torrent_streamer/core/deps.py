@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from torrent_streamer.core.clientaddr import client_key
 from torrent_streamer.core.clock import Clock
 from torrent_streamer.core.config import Settings
 from torrent_streamer.core.db import session_scope
@@ -71,9 +72,11 @@ async def enforce_limit(services: Services, name: str, limit: str, key: str) -> 
 
 
 def ip_rate_limit(name: str, limit: str) -> Callable[[Request], Awaitable[None]]:
-    """A route dependency limiting requests per client IP, e.g. ``ip_rate_limit("search", "30/minute")``."""
+    """A route dependency limiting requests per client address (IPv6 per /64, ``core/clientaddr.py``),
+    e.g. ``ip_rate_limit("search", "30/minute")``."""
 
     async def dependency(request: Request) -> None:
-        await enforce_limit(get_services(request), name, limit, f"ip:{client_ip(request)}")
+        services = get_services(request)
+        await enforce_limit(services, name, limit, client_key(services.settings, client_ip(request)))
 
     return dependency

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
+from sqlalchemy.exc import IntegrityError
 
 from torrent_streamer.auth import mfa
 from torrent_streamer.auth.dependencies import AuthDep, MetaDep
@@ -23,14 +24,19 @@ async def get_me(user: CurrentUser) -> UserPublic:
     return service.public(user)
 
 
-@router.patch("", responses=problem_responses(400, 401, 403, 409, 422, 429))
+@router.patch("", responses=problem_responses(400, 401, 403, 422, 429))
 async def update_me(
     body: UserUpdate, user: CurrentUser, auth: AuthDep, meta: MetaDep, session: SessionDep
 ) -> UserPublic:
-    """Change the display name, or the e-mail address (re-authentication)."""
+    """Change the display name, or the e-mail address (re-authentication). An address that cannot
+    be used is not changed and gets the same answer: it never tells whether the address is taken."""
     async with commit_recorded_failures(session):
         await service.update_profile(auth, session, meta, user, body)
-    await session.commit()
+    try:
+        await session.commit()
+    except IntegrityError:  # a concurrent change took the address first: answer like any taken one
+        await session.rollback()
+        await session.refresh(user)
     return service.public(user)
 
 

@@ -17,10 +17,9 @@ DeletionHook = Callable[[AsyncSession, uuid.UUID], Awaitable[None]]
 
 
 def export_contributors() -> dict[str, ExportContributor]:
-    """``{"torrents": torrents.service.export_for_user, …}``: each domain adds its line."""
-    from torrent_streamer.torrents import repository as torrents_repository
-
-    return {"torrents": torrents_repository.export_library, "watch_history": torrents_repository.export_history}
+    """Further domains' data under ``other`` (``{"name": contributor}``); the library, watch
+    history and catalog rows have their own typed fields in ``users/service.py``."""
+    return {}
 
 
 def deletion_hooks() -> list[DeletionHook]:

@@ -6,9 +6,11 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from torrent_streamer.auth.models import RecoveryCode
+from torrent_streamer.catalog.models import CatalogEntry, CatalogReport
 from torrent_streamer.core.audit import AuditEvent
 from torrent_streamer.users.models import User
 
@@ -65,3 +67,22 @@ async def anonymise_audit_events(session: AsyncSession, user_id: uuid.UUID) -> N
         .values(ip=None, user_agent=None)
         .execution_options(synchronize_session=False)
     )
+
+
+# --- personal-data export rows held by lower domains (SR-4.5; library and history: torrents) ---
+async def catalog_submissions_of(session: AsyncSession, user_id: uuid.UUID) -> Sequence[CatalogEntry]:
+    query = select(CatalogEntry).where(CatalogEntry.uploader_id == user_id).order_by(CatalogEntry.created_at.desc())
+    return (await session.scalars(query)).all()
+
+
+async def catalog_reports_of(session: AsyncSession, user_id: uuid.UUID) -> Sequence[CatalogReport]:
+    query = select(CatalogReport).where(CatalogReport.reporter_id == user_id).order_by(CatalogReport.created_at.desc())
+    return (await session.scalars(query)).all()
+
+
+async def recovery_code_counts(session: AsyncSession, user_id: uuid.UUID) -> tuple[int, int]:
+    """(remaining, used) one-time recovery codes."""
+    query = select(RecoveryCode.used_at.is_(None), func.count()).where(RecoveryCode.user_id == user_id)
+    rows = (await session.execute(query.group_by(RecoveryCode.used_at.is_(None)))).all()
+    counts = {bool(unused): int(n) for unused, n in rows}
+    return counts.get(True, 0), counts.get(False, 0)

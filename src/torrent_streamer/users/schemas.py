@@ -48,8 +48,56 @@ class AuditEventExport(Strict):
     user_agent: str | None
 
 
+class MfaStateExport(Strict):
+    """The second factor's state; never the TOTP secret or recovery codes themselves."""
+
+    enabled: bool
+    enrolment_pending: bool  # a secret was set up but not confirmed yet
+    recovery_codes_remaining: int
+    recovery_codes_used: int
+
+
+class LibraryItemExport(Strict):
+    id: uuid.UUID
+    name: str
+    info_hash: str
+    added_at: datetime
+
+
+class WatchPositionExport(Strict):
+    torrent_id: uuid.UUID
+    torrent_name: str
+    info_hash: str
+    file_index: int
+    position_seconds: float
+    duration_seconds: float | None
+    updated_at: datetime
+
+
+class CatalogSubmissionExport(Strict):
+    id: uuid.UUID
+    title: str
+    info_hash: str
+    status: str
+    created_at: datetime
+
+
+class CatalogReportExport(Strict):
+    entry_id: uuid.UUID
+    reason: str
+    comment: str | None
+    created_at: datetime
+
+
 class PersonalDataExport(Strict):
+    """Everything kept about the caller (SR-4.5)."""
+
     profile: UserPublic
+    mfa: MfaStateExport
     sessions: list[SessionExport]
+    library: list[LibraryItemExport]
+    watch_history: list[WatchPositionExport]
+    catalog_submissions: list[CatalogSubmissionExport]
+    catalog_reports: list[CatalogReportExport]
     security_events: list[AuditEventExport]
-    other: dict[str, list[dict[str, Any]]]
+    other: dict[str, list[dict[str, Any]]]  # contributions of further domains (users/export.py)

@@ -9,18 +9,26 @@ from torrent_streamer.auth import repository as auth_repository
 from torrent_streamer.auth.context import AuthContext, RequestMeta
 from torrent_streamer.auth.passwords import normalise_email
 from torrent_streamer.core.audit import record_event
-from torrent_streamer.core.errors import BadRequest, Conflict
+from torrent_streamer.core.errors import BadRequest
+from torrent_streamer.torrents import repository as torrents_repository
 from torrent_streamer.torrents import service as torrents_service
 from torrent_streamer.users import repository
 from torrent_streamer.users.export import deletion_hooks, export_contributors
 from torrent_streamer.users.models import User
 from torrent_streamer.users.schemas import (
     AuditEventExport,
+    CatalogReportExport,
+    CatalogSubmissionExport,
+    LibraryItemExport,
+    MfaStateExport,
     PersonalDataExport,
     SessionExport,
     UserPublic,
     UserUpdate,
+    WatchPositionExport,
 )
+
+EMAIL_CHANGE_REFUSED = "email_change_refused"  # audit action (the panel's security-event enum should list it)
 
 
 def public(user: User) -> UserPublic:
@@ -47,21 +55,38 @@ async def update_profile(
                 )
             await mfa.reauthenticate(ctx, session, meta, user, password=change.current_password, code=change.code)
             if await repository.email_taken(session, email):
-                raise Conflict("That e-mail address cannot be used.", slug="email-unavailable")
-            record_event(
-                session, now=now, action="email_change", actor_id=user.id, target_type="user",
-                target_id=str(user.id), ip=meta.ip, user_agent=meta.user_agent,
-            )  # fmt: skip
-            user.email = email
+                # No 409 and no distinct problem: the answer is the ordinary 200 profile, the
+                # address simply stays as it was (docs/auth.md "Enumeration").
+                record_event(
+                    session, now=now, action=EMAIL_CHANGE_REFUSED, outcome="failure", actor_id=user.id,
+                    target_type="user", target_id=str(user.id), ip=meta.ip, user_agent=meta.user_agent,
+                )  # fmt: skip
+            else:
+                record_event(
+                    session, now=now, action="email_change", actor_id=user.id, target_type="user",
+                    target_id=str(user.id), ip=meta.ip, user_agent=meta.user_agent,
+                )  # fmt: skip
+                user.email = email
     if change.display_name is not None:
         user.display_name = change.display_name
     user.updated_at = now
 
 
+WATCH_FIELDS = ("file_index", "position_seconds", "duration_seconds", "updated_at")
+EXPORT_LIMIT = 100_000  # rows per section: far above any real account, still bounded
+
+
 async def export_personal_data(
     ctx: AuthContext, session: AsyncSession, meta: RequestMeta, user: User
 ) -> PersonalDataExport:
+    """Everything kept about ``user``: profile, MFA state (no secrets), sessions, library with
+    info-hashes, watch positions, catalog submissions and reports, and the audit entries about them."""
     sessions = await auth_repository.all_sessions_of(session, user.id)
+    library = await torrents_repository.list_entries(session, user.id, EXPORT_LIMIT)
+    history = await torrents_repository.list_history(session, user.id, EXPORT_LIMIT)
+    submissions = await repository.catalog_submissions_of(session, user.id)
+    reports = await repository.catalog_reports_of(session, user.id)
+    remaining, used = await repository.recovery_code_counts(session, user.id)
     events = await repository.audit_events_about(session, user.id)
     other = {name: await contributor(session, user.id) for name, contributor in export_contributors().items()}
     record_event(
@@ -70,16 +95,32 @@ async def export_personal_data(
     )  # fmt: skip
     return PersonalDataExport(
         profile=public(user),
-        sessions=[
-            SessionExport(
-                id=s.id,
-                created_at=s.created_at,
-                last_used_at=s.last_used_at,
-                revoked_at=s.revoked_at,
-                device=s.device,
-                ip=s.ip,
+        mfa=MfaStateExport(
+            enabled=user.mfa_enabled,
+            enrolment_pending=user.totp_secret_enc is not None and not user.mfa_enabled,
+            recovery_codes_remaining=remaining,
+            recovery_codes_used=used,
+        ),
+        sessions=[SessionExport.model_validate(s, from_attributes=True) for s in sessions],
+        library=[
+            LibraryItemExport(id=e.id, name=t.name, info_hash=t.info_hash, added_at=e.added_at) for e, t in library
+        ],
+        watch_history=[
+            WatchPositionExport.model_validate(
+                {"torrent_id": e.id, "torrent_name": t.name, "info_hash": t.info_hash}
+                | {name: getattr(h, name) for name in WATCH_FIELDS}
             )
-            for s in sessions
+            for h, e, t in history
+        ],
+        catalog_submissions=[
+            CatalogSubmissionExport(
+                id=c.id, title=c.title, info_hash=c.info_hash, status=c.status, created_at=c.created_at
+            )
+            for c in submissions
+        ],
+        catalog_reports=[
+            CatalogReportExport(entry_id=r.entry_id, reason=r.reason, comment=r.comment, created_at=r.created_at)
+            for r in reports
         ],
         security_events=[
             AuditEventExport(

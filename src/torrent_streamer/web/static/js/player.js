@@ -32,11 +32,15 @@ async function call(path, { method = "GET", body, auth = true, retry = true, raw
 }
 
 async function refreshTokens() {
+  const presented = state.refresh;
   try {
-    const pair = await call("/auth/refresh", { method: "POST", body: { refresh_token: state.refresh }, auth: false, retry: false });
+    const pair = await call("/auth/refresh", { method: "POST", body: { refresh_token: presented }, auth: false, retry: false });
     setTokens(pair);
     return true;
-  } catch {
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 409 && state.refresh !== presented) return true; // our concurrent refresh won
+    // A failed refresh signs out for real: logout ends the family on the server, not only here.
+    try { await call("/auth/logout", { method: "POST", body: { refresh_token: presented }, auth: false, retry: false }); } catch { /* ended locally anyway */ }
     signedOut("Your session has ended; sign in again.");
     return false;
   }
