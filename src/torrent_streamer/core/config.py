@@ -121,6 +121,9 @@ class Settings(BaseSettings):
     engine_max_active_torrents_per_user: int = Field(default=10, ge=1)
     engine_resume_save_interval: float = Field(default=30.0, ge=1.0, le=3600)
     stream_token_ttl_seconds: int = Field(default=6 * 3600, ge=60, le=24 * 3600)
+    # Stream start-up (docs/engine.md): TCP first, outgoing uTP only for torrents that find no peer.
+    engine_outgoing_utp: bool = False
+    engine_utp_fallback_seconds: float = Field(default=2.0, ge=0.1, le=60)
 
     @field_validator("cors_origins", "trusted_hosts", "trusted_proxies", mode="before")
     @classmethod

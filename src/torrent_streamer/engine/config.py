@@ -54,3 +54,9 @@ class EngineConfig:
     window_max_bytes: int = 64 * MiB
     reader_cache_pieces: int = 2
     enable_utp: bool = True
+    # Outgoing connections try uTP first only if set: libtorrent falls back to TCP after a
+    # 3 s uTP connect timeout, which a TCP-only peer makes every stream start pay.
+    outgoing_utp: bool = False
+    # ...but a torrent that wants data and has had no peer this long opens outgoing uTP
+    # (session-wide, until no torrent starves), so uTP-only peers are still reached.
+    utp_fallback_seconds: float = 2.0

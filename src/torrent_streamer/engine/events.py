@@ -92,6 +92,8 @@ class EngineEvents:
         elif e.kind == "file_prio":
             t.deadlines.clear()
             t.apply_deadlines()
+        elif e.kind in ("peer_connect", "peer_disconnect"):
+            t.peer_log.append((e.kind, e.message or ""))
         elif e.kind in ("storage_error", "error"):
             t.error = user_error(e.kind, e.message)
 
@@ -99,7 +101,9 @@ class EngineEvents:
         if t.ti is not None:
             return
         ti = await asyncio.to_thread(t.handle.torrent_file)
-        if ti is None or t.ti is not None:
+        if t.ti is not None:  # the alert and `_add`'s own check both got here
+            return
+        if ti is None:
             log.warning("metadata alert without metadata")
             return
         try:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import time
 from collections.abc import Callable
@@ -45,6 +46,7 @@ from .types import EngineObserver, EngineStats, FileInfo, TorrentInfo, TorrentSt
 
 log = logging.getLogger(__name__)
 CLOSE_SAVE_TIMEOUT = 15.0
+MAGNET_PRELOAD_FILES = 64  # files at low priority between metadata and our own priorities
 
 
 class LibtorrentEngine(EngineEvents):
@@ -63,6 +65,7 @@ class LibtorrentEngine(EngineEvents):
         self._ses: lt.session | None = None
         self._pump: AlertPump | None = None
         self._status_changed = asyncio.Event()
+        self._utp_out = False  # outgoing uTP opened by `_utp_fallback`
 
     # -- lifecycle ----------------------------------------------------------------
     async def start(self) -> None:
@@ -143,8 +146,12 @@ class LibtorrentEngine(EngineEvents):
             with contextlib.suppress(EngineError):
                 ti = parse_torrent_file(cached, cfg)
                 atp.ti = ti
+        atp.peers = []  # connected below, once the torrent is registered and sees its peer alerts
         t = await self._add(atp, m.key, ti, fresh=True, name=m.name or "")
-        t.known_peers.update(m.peers)
+        for ep in m.peers:
+            if ep not in t.known_peers and _is_ip(ep[0]):  # libtorrent takes literal addresses only
+                t.known_peers.add(ep)
+                t.handle.connect_peer(ep)
         return t.info
 
     async def add_torrent_file(self, data: bytes) -> TorrentInfo:
@@ -178,7 +185,11 @@ class LibtorrentEngine(EngineEvents):
             atp.flags &= ~(lt.torrent_flags.auto_managed | lt.torrent_flags.paused)
             atp.flags &= ~lt.torrent_flags.sequential_download
             if fresh and ti is None:
-                atp.flags |= lt.torrent_flags.default_dont_download  # until we choose files
+                # Until we choose files. Not every file at 0: a torrent whose pieces are all
+                # unwanted is "finished" the moment metadata arrives, and libtorrent then drops
+                # every seed ("upload to upload") and reconnects only after min_reconnect_time.
+                atp.flags |= lt.torrent_flags.default_dont_download
+                atp.file_priorities = [1] * MAGNET_PRELOAD_FILES
             if fresh and ti is not None:
                 atp.file_priorities = initial_priorities(torrent_info_of(key, ti, "").files)
             try:
@@ -246,6 +257,10 @@ class LibtorrentEngine(EngineEvents):
                 if predicate(st):
                     return st
                 await self._status_changed.wait()
+
+    def peer_log(self, info_hash: str) -> list[tuple[str, str]]:
+        """Recent peer connects and disconnects of a torrent, oldest first."""
+        return list(self._get(info_hash).peer_log)
 
     def payload_downloaded(self, info_hash: str) -> int:
         """Payload bytes downloaded since the torrent was added to this session."""
@@ -342,6 +357,25 @@ class LibtorrentEngine(EngineEvents):
 
     async def _post_updates(self) -> None:
         self.session.post_torrent_updates(0)
+        self._utp_fallback()
+
+    def _utp_fallback(self) -> None:
+        """TCP first; outgoing uTP only while a torrent wanting data has found no peer for a while."""
+        cfg = self.config
+        if not cfg.enable_utp or cfg.outgoing_utp:
+            return
+        now = time.monotonic()
+        starving = []
+        for t in self._torrents.values():
+            if t.snap is not None and t.snap.peers > 0:
+                t.peered_at = now
+            elif (t.readers or not t.info.has_metadata) and now - t.peered_at >= cfg.utp_fallback_seconds:
+                starving.append(t)
+        if bool(starving) != self._utp_out:
+            self._utp_out = bool(starving)
+            self.session.apply_settings({"enable_outgoing_utp": self._utp_out})
+            for t in starving:
+                t.reconnect(cfg.enable_dht)
 
     async def _save_all(self) -> None:
         for t in self._torrents.values():
@@ -358,6 +392,14 @@ class LibtorrentEngine(EngineEvents):
 
 
 _MP4_SUFFIXES = (".mp4", ".m4v", ".m4a", ".mov")
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _make_session(settings: dict[str, Any]) -> lt.session:

@@ -15,7 +15,11 @@ from .config import EngineConfig
 from .netpolicy import BLOCKED_NETWORKS
 
 ALERT_MASK = (
-    lt.alert_category.status | lt.alert_category.storage | lt.alert_category.piece_progress | lt.alert_category.error
+    lt.alert_category.status
+    | lt.alert_category.storage
+    | lt.alert_category.piece_progress
+    | lt.alert_category.error
+    | lt.alert_category.connect  # peer connects/disconnects: TorrentState.peer_log
 )
 
 
@@ -49,7 +53,7 @@ def session_settings(cfg: EngineConfig) -> dict[str, Any]:
         "enable_lsd": cfg.enable_lsd,
         "enable_upnp": cfg.enable_upnp,
         "enable_natpmp": cfg.enable_natpmp,
-        "enable_outgoing_utp": cfg.enable_utp,
+        "enable_outgoing_utp": cfg.enable_utp and cfg.outgoing_utp,
         "enable_incoming_utp": cfg.enable_utp,
         "download_rate_limit": cfg.download_rate_limit,
         "upload_rate_limit": cfg.upload_rate_limit,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from .reader import LtFileReader
 
 REDEADLINE_SLACK = 0.05
+PEER_LOG_LENGTH = 64
 
 
 class TorrentState:
@@ -49,6 +51,9 @@ class TorrentState:
         self._piece_waiters: dict[int, list[asyncio.Future[None]]] = {}
         self._read_waiters: dict[int, list[asyncio.Future[bytes]]] = {}
         self.resume_waiters: list[asyncio.Future[bool]] = []
+        # Recent peer connects/disconnects ("peer_connect", "ip:port TCP"), for diagnosis and tests.
+        self.peered_at = time.monotonic()  # last time it had a peer (or was added)
+        self.peer_log: deque[tuple[str, str]] = deque(maxlen=PEER_LOG_LENGTH)
 
     # -- alert events -------------------------------------------------------------
     def on_piece(self, piece: int) -> None:
