@@ -49,10 +49,12 @@ class EngineConfig:
     read_timeout: float = 120.0
     stall_threshold_seconds: float = 0.25
     assumed_bitrate: int = 1 * MiB
-    window_min_seconds: float = 2.0
-    window_max_seconds: float = 30.0
+    window_min_seconds: float = 2.0  # of playback: what "buffered" means in reader status
+    window_min_pieces: int = 2  # the urgent window right after an open or a seek
+    window_seconds: float = 4.0  # of the consumer's measured read rate, once it keeps up
     window_max_bytes: int = 64 * MiB
     reader_cache_pieces: int = 2
+    readahead_bytes: int = 1 * MiB  # verified pieces read ahead of a reader (at least one piece)
     enable_utp: bool = True
     # Outgoing connections try uTP first only if set: libtorrent falls back to TCP after a
     # 3 s uTP connect timeout, which a TCP-only peer makes every stream start pay.

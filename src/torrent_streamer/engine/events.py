@@ -34,6 +34,8 @@ class EngineEvents:
     _removed: set[str]
     _tasks: set[asyncio.Task[Any]]
     _status_changed: asyncio.Event
+    _adding: dict[str, asyncio.Future[TorrentState]]
+    _early_peers: dict[str, list[tuple[str, str]]]
 
     async def remove(self, info_hash: str, delete_files: bool = True) -> None:
         raise NotImplementedError
@@ -75,6 +77,10 @@ class EngineEvents:
             return
         t = self._lookup(e.ih)
         if t is None:
+            adding = [k for k in e.ih if k is not None and k in self._adding]
+            if adding and e.kind.startswith("peer_"):  # a peer of a torrent being registered
+                self._early_peers.setdefault(adding[0], []).append((e.kind, e.message or ""))
+                return
             log.debug("event %s for an unknown torrent", e.kind)
             return
         if e.kind == "piece":

@@ -66,6 +66,7 @@ class LibtorrentEngine(EngineEvents):
         self._pump: AlertPump | None = None
         self._status_changed = asyncio.Event()
         self._utp_out = False  # outgoing uTP opened by `_utp_fallback`
+        self._early_peers: dict[str, list[tuple[str, str]]] = {}  # peer events during `_add`
 
     # -- lifecycle ----------------------------------------------------------------
     async def start(self) -> None:
@@ -146,12 +147,10 @@ class LibtorrentEngine(EngineEvents):
             with contextlib.suppress(EngineError):
                 ti = parse_torrent_file(cached, cfg)
                 atp.ti = ti
-        atp.peers = []  # connected below, once the torrent is registered and sees its peer alerts
+        # `x.pe` peers stay in `atp.peers`: libtorrent connects those at once, while
+        # `connect_peer` waits for the session's next one-second connection tick.
         t = await self._add(atp, m.key, ti, fresh=True, name=m.name or "")
-        for ep in m.peers:
-            if ep not in t.known_peers and _is_ip(ep[0]):  # libtorrent takes literal addresses only
-                t.known_peers.add(ep)
-                t.handle.connect_peer(ep)
+        t.known_peers.update(ep for ep in m.peers if _is_ip(ep[0]))  # libtorrent takes addresses only
         return t.info
 
     async def add_torrent_file(self, data: bytes) -> TorrentInfo:
@@ -197,6 +196,7 @@ class LibtorrentEngine(EngineEvents):
             except RuntimeError as exc:
                 raise InvalidTorrent("libtorrent refused the torrent") from exc
             t = TorrentState(key, handle, torrent_info_of(key, ti, name))
+            t.peer_log.extend(self._early_peers.pop(key, ()))
             t.ti = ti
             self._removed.discard(key)
             self._torrents[key] = t
@@ -213,6 +213,7 @@ class LibtorrentEngine(EngineEvents):
             raise
         finally:
             del self._adding[key]
+            self._early_peers.pop(key, None)
 
     async def wait_metadata(self, info_hash: str, timeout: float) -> TorrentInfo:
         t = self._get(info_hash)

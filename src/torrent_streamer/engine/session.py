@@ -62,6 +62,10 @@ def session_settings(cfg: EngineConfig) -> dict[str, Any]:
         "allow_multiple_connections_per_ip": cfg.allow_private_networks,
         "apply_ip_filter_to_trackers": True,
         "validate_https_trackers": True,
+        # Start-up: every tracker of every tier is announced to at once, beside the DHT (libtorrent
+        # otherwise tries tiers one after another).
+        "announce_to_all_trackers": True,
+        "announce_to_all_tiers": True,
         "torrent_connect_boost": 40,
         "connection_speed": 60,
         "piece_timeout": 5,
