@@ -124,6 +124,8 @@ class Settings(BaseSettings):
     # Stream start-up (docs/engine.md): TCP first, outgoing uTP only for torrents that find no peer.
     engine_outgoing_utp: bool = False
     engine_utp_fallback_seconds: float = Field(default=2.0, ge=0.1, le=60)
+    # A stream token's database checks are reused this long per token (0: every request checks).
+    stream_grant_ttl_seconds: float = Field(default=5.0, ge=0, le=60)
 
     @field_validator("cors_origins", "trusted_hosts", "trusted_proxies", mode="before")
     @classmethod
