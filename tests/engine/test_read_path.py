@@ -53,7 +53,8 @@ async def test_reads_are_byte_exact_across_piece_boundaries(tmp_path: Path, piec
         offset = 0
         while offset < len(data):
             chunk = await reader.read(offset, rnd.choice([1, 1000, piece - 1, piece + 1, 3 * piece]))
-            assert chunk and chunk == data[offset : offset + len(chunk)]
+            assert chunk
+            assert chunk == data[offset : offset + len(chunk)]
             offset += len(chunk)
         for _ in range(60):
             start, want = rnd.randrange(len(data)), rnd.randrange(1, 4 * piece)

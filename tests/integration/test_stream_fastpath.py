@@ -88,9 +88,9 @@ async def test_takedown_stops_a_used_url_at_once(setup: Setup) -> None:
     admin = await ts.login(setup.client, role="admin")
     url = await setup.url()
     assert (await setup.get(url, Range="bytes=0-1")).status_code == 206
-    info_hash = (
-        await setup.client.get(f"/api/v1/torrents/{setup.torrent_id}", headers=setup.user.headers)
-    ).json()["info_hash"]
+    info_hash = (await setup.client.get(f"/api/v1/torrents/{setup.torrent_id}", headers=setup.user.headers)).json()[
+        "info_hash"
+    ]
     blocked = await setup.client.post(
         "/api/v1/admin/blocked", headers=admin.headers, json={"info_hash": info_hash, "reason": "DMCA"}
     )

@@ -122,8 +122,8 @@ class EngineEvents:
         t.ti = ti
         t.info = torrent_info_of(t.key, ti, t.info.name)
         t.push_priorities(initial_priorities(t.info.files))
+        t.metadata.set()  # before the cache write: a stream waits on this, not on an fsync
         await asyncio.to_thread(self._store.save_info, t.key, torrent_bytes(ti))
-        t.metadata.set()
         t.handle.save_resume_data(SAVE_FLAGS)
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
