@@ -50,7 +50,8 @@ class EngineConfig:
     stall_threshold_seconds: float = 0.25
     assumed_bitrate: int = 1 * MiB
     window_min_seconds: float = 2.0  # of playback: what "buffered" means in reader status
-    window_min_pieces: int = 2  # the urgent window right after an open or a seek
+    window_min_pieces: int = 2  # the urgent window right after an open or a seek (a probe)...
+    window_start_bytes: int = 4 * MiB  # ...or this when the first read asks for >= 64 KiB
     window_seconds: float = 4.0  # of the consumer's measured read rate, once it keeps up
     window_max_bytes: int = 64 * MiB
     reader_cache_pieces: int = 2

@@ -50,7 +50,7 @@ class LtFileReader:
         self._observer = observer
         self._on_close = on_close
         self._pin = not internal and file.streamable
-        params = WindowParams(cfg.window_min_pieces, cfg.window_seconds, cfg.window_max_bytes)
+        params = WindowParams(cfg.window_min_pieces, cfg.window_start_bytes, cfg.window_seconds, cfg.window_max_bytes)
         self._window = ByteRateWindow(params, cfg.assumed_bitrate)
         self._cache: OrderedDict[int, bytes] = OrderedDict()
         self._prefetching: dict[int, asyncio.Future[bytes]] = {}
@@ -130,7 +130,7 @@ class LtFileReader:
         """Length of this reader's urgent window, in pieces (verified pieces included)."""
         return self._window.pieces(self._t.info.piece_length)
 
-    def _move(self, offset: int, piece: int, now: float) -> bool:
+    def _move(self, offset: int, piece: int, now: float, max_bytes: int) -> bool:
         """Update the cursor and window; returns True when this read is a seek."""
         plen = self._t.info.piece_length
         sequential = self._last_end is not None and (self._last_end - plen <= offset <= self._last_end + 2 * plen)
@@ -141,7 +141,7 @@ class LtFileReader:
         else:
             # A first read (a probe, or the start after a seek) asks for `window_min_pieces`;
             # the window widens only while reading proves sequential.
-            self._window.seek()
+            self._window.seek(max_bytes, plen)
         self.position = offset
         if piece == self.last_piece_read and not seek and self.plan:
             return seek
@@ -168,7 +168,7 @@ class LtFileReader:
         piece_size = min(plen, self._t.info.total_size - piece * plen)
         n = min(max_bytes, piece_size - in_piece, self._file.size - offset)
         started = time.monotonic()
-        if self._move(offset, piece, started):
+        if self._move(offset, piece, started, max_bytes):
             self._seek_at = started
         self._t.last_watched = time.time()
         waited = 0.0

@@ -11,6 +11,7 @@ from collections.abc import Container
 from dataclasses import dataclass
 
 MIN_SPACING_MS = 20
+BODY_READ_BYTES = 64 * 1024  # a first read this large is a body (a player's probe asks for bytes)
 HEAD_TAIL_DEADLINE_MS = 0
 
 
@@ -19,6 +20,7 @@ class WindowParams:
     """Knobs of the window; see docs/engine.md for how they were chosen."""
 
     min_pieces: int = 2  # right after an open or a seek: a probe asks for no more
+    start_bytes: int = 4 * 1024 * 1024  # ...unless its first read asks for a body's worth
     seconds: float = 4.0  # of the consumer's own read rate ahead of the cursor
     max_bytes: int = 64 * 1024 * 1024
 
@@ -38,8 +40,11 @@ class ByteRateWindow:
         self.sequential_bytes = 0
         self.busy_seconds = 0.0  # consumer time between reads, our waits excluded
 
-    def seek(self) -> None:
-        self.limit = self.params.min_pieces
+    def seek(self, first_read: int = 0, piece_length: int = 1) -> None:
+        """Start over: `min_pieces`, or `start_bytes` when the first read asks for a body's worth."""
+        p = self.params
+        start = p.start_bytes // piece_length if first_read >= BODY_READ_BYTES else 0
+        self.limit = max(p.min_pieces, start)
         self.sequential_bytes = 0
         self.busy_seconds = 0.0
 

@@ -37,6 +37,16 @@ def test_window_starts_small_and_doubles_per_piece_while_reading_on() -> None:
     assert w.pieces(MiB) == 2
 
 
+def test_a_body_read_starts_wider_than_a_probe() -> None:
+    w = ByteRateWindow(P, floor_rate=MiB)
+    w.seek(2, MiB)  # bytes=0-1
+    assert w.pieces(MiB) == 2
+    w.seek(256 * 1024, MiB)  # an HTTP body's first read
+    assert w.pieces(MiB) == 4  # start_bytes (4 MiB)
+    w.seek(256 * 1024, 16 * MiB)
+    assert w.pieces(16 * MiB) == 2
+
+
 def test_window_is_sized_by_the_consumers_read_rate() -> None:
     w = ByteRateWindow(P, floor_rate=MiB)
     for _ in range(10):
