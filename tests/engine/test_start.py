@@ -55,9 +55,9 @@ async def test_magnet_file_priorities_after_metadata(tmp_path: Path, media: Medi
         handle = engine._get(media.info_hash).handle
         prios = handle.get_file_priorities()
         # one entry per file (the longer preload list given at add time is not kept): the watched
-        # file at 4, the others at 0
+        # file at 1, the others at 0
         index = media.file_index("movie.mp4")
-        assert list(prios) == [4 if i == index else 0 for i in range(len(media.files))]
+        assert list(prios) == [1 if i == index else 0 for i in range(len(media.files))]
     finally:
         await engine.close()
 

@@ -123,8 +123,10 @@ class EngineEvents:
         t.info = torrent_info_of(t.key, ti, t.info.name)
         t.push_priorities(initial_priorities(t.info.files))
         t.metadata.set()  # before the cache write: a stream waits on this, not on an fsync
-        await asyncio.to_thread(self._store.save_info, t.key, torrent_bytes(ti))
-        t.handle.save_resume_data(SAVE_FLAGS)
+        t.info_written = asyncio.ensure_future(asyncio.to_thread(self._store.save_info, t.key, torrent_bytes(ti)))
+        await t.info_written
+        if not t.closed:
+            t.handle.save_resume_data(SAVE_FLAGS)
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.create_task(coro)

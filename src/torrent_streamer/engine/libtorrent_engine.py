@@ -196,6 +196,8 @@ class LibtorrentEngine(EngineEvents):
             except RuntimeError as exc:
                 raise InvalidTorrent("libtorrent refused the torrent") from exc
             t = TorrentState(key, handle, torrent_info_of(key, ti, name))
+            if fresh and ti is not None:
+                t.file_priorities = list(atp.file_priorities)
             t.peer_log.extend(self._early_peers.pop(key, ()))
             t.ti = ti
             self._removed.discard(key)
@@ -321,6 +323,9 @@ class LibtorrentEngine(EngineEvents):
         for r in list(t.readers):
             await r.aclose()
         t.fail_all(ReaderClosed("torrent was removed"))
+        if t.info_written is not None:  # a re-add right after this must find the cached info dict
+            with contextlib.suppress(OSError, ValueError):
+                await asyncio.shield(t.info_written)
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._removing[key] = (done, "deleted" if delete_files else "removed")
         flags = lt.session.delete_files if delete_files else 0
