@@ -25,9 +25,10 @@ from urllib.parse import quote
 import httpx
 import libtorrent as lt
 import uvicorn
+from fastapi import FastAPI
 
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE.parent), str(HERE.parent / "src")]
+sys.path[:0] = [str(HERE), str(HERE.parent), str(HERE.parent / "src")]
 
 from stream_bench import Seeder, free_port, make_media, make_torrent  # noqa: E402
 from stream_workers import RAW_SETTINGS, Layout  # noqa: E402
@@ -94,7 +95,7 @@ def raw_run(magnet: str, lay: Layout, work: Path) -> dict[str, float]:
 
 # -- (c) the service over HTTP ----------------------------------------------------------------
 @asynccontextmanager
-async def serve(work: Path) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, str]]]:
+async def serve(work: Path, **overrides: Any) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, str], FastAPI]]:
     """A fresh service (empty database, engine and download dir) under uvicorn; a signed-in client."""
     db = f"sqlite+aiosqlite:///{work / 'bench.db'}"
     await asyncio.to_thread(migrate.upgrade, db)
@@ -109,6 +110,7 @@ async def serve(work: Path) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, 
         engine_enable_dht=False,
         engine_allow_private_networks=True,
         rate_limit_enabled=False,
+        **overrides,
     )
     app = create_app(settings)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
@@ -118,9 +120,10 @@ async def serve(work: Path) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, 
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
             email = "bench@example.test"
-            await client.post("/api/v1/auth/register", json={"email": email, "password": PASSWORD})
+            registered = await client.post("/api/v1/auth/register", json={"email": email, "password": PASSWORD})
+            assert registered.status_code == 201, registered.text
             login = (await client.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})).json()
-            yield client, {"Authorization": f"Bearer {login['access_token']}"}
+            yield client, {"Authorization": f"Bearer {login['access_token']}"}, app
     finally:
         server.should_exit = True
         await serving
@@ -137,7 +140,7 @@ async def add_and_url(client: httpx.AsyncClient, auth: dict[str, str], magnet: s
 
 async def service_run(magnet: str, lay: Layout, work: Path) -> dict[str, float]:
     out: dict[str, float] = {}
-    async with serve(work) as (client, auth):
+    async with serve(work) as (client, auth, _):
         t0 = time.perf_counter()
         url = await add_and_url(client, auth, magnet, lay.index)
         out["meta"] = time.perf_counter() - t0  # added, metadata in, stream URL issued
