@@ -10,31 +10,18 @@ import argparse
 import asyncio
 import json
 import resource
-import secrets
-import socket
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
+from bench.start_bench import serve
 from tests.engine.swarm import Seeder, make_media
-from tests.support import TEST_ENCRYPTION_KEYS, TEST_SECRET_KEY
 
-from torrent_streamer.app import create_app
-from torrent_streamer.core import migrate
-from torrent_streamer.core.config import Settings
 from torrent_streamer.engine import LibtorrentEngine
 
 MiB = 1024 * 1024
-PASSWORD = f"Tq9!{secrets.token_urlsafe(12)}-zK"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def first_chunk(client: httpx.AsyncClient, url: str, start: int) -> float:
@@ -65,38 +52,12 @@ async def main(mib: int, seed_rate_mib: int) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="stream-bench-"))
     media = make_media(work / "media", mdat=mib * MiB)
     seeder = Seeder(media, upload_rate_limit=seed_rate_mib * MiB)
-    db = f"sqlite+aiosqlite:///{work / 'bench.db'}"
-    await asyncio.to_thread(migrate.upgrade, db)
-    port = free_port()
-    settings = Settings(
-        data_dir=work / "data",
-        database_url=db,
-        secret_key=TEST_SECRET_KEY,
-        encryption_keys=TEST_ENCRYPTION_KEYS,
-        engine="libtorrent",
-        engine_listen_interfaces="127.0.0.1:0",
-        engine_enable_dht=False,
-        engine_enable_utp=False,
-        engine_allow_private_networks=True,
-        rate_limit_enabled=False,
-    )
-    app = create_app(settings)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    serving = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
-        await asyncio.sleep(0.01)
-    base = f"http://127.0.0.1:{port}"
     figures: dict[str, Any] = {
         "file_mib": round(len(media.files["movie.mp4"]) / MiB, 1),
         "seed_rate_mib_s": seed_rate_mib,
     }
     try:
-        async with httpx.AsyncClient(base_url=base, timeout=60) as client:
-            email = "bench@example.test"
-            registered = await client.post("/api/v1/auth/register", json={"email": email, "password": PASSWORD})
-            assert registered.status_code == 201, registered.text
-            login = (await client.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})).json()
-            headers = {"Authorization": f"Bearer {login['access_token']}"}
+        async with serve(work, engine_enable_utp=False) as (client, headers, app):
             added = await client.post("/api/v1/torrents", headers=headers, files={"torrent": ("m", media.torrent)})
             torrent_id = added.json()["id"]
             engine: LibtorrentEngine = app.state.services.extras["engine"]
@@ -123,8 +84,6 @@ async def main(mib: int, seed_rate_mib: int) -> dict[str, Any]:
             figures["warm_ttfb_s"] = round(await first_chunk(client, url, 0), 4)
             figures["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     finally:
-        server.should_exit = True
-        await serving
         seeder.close()
     return figures
 

@@ -100,9 +100,9 @@ def wait_alert(ses: lt.session, kind: type, timeout: float = 30.0) -> Any:
 
 
 class Seeder:
-    """A loopback seeding session; `port` is where leechers connect."""
+    """A loopback seeding session; `port` is where leechers connect (TCP, or uTP only)."""
 
-    def __init__(self, media: Media, upload_rate_limit: int = 0) -> None:
+    def __init__(self, media: Media, upload_rate_limit: int = 0, *, utp_only: bool = False) -> None:
         self.ses = lt.session(
             {
                 "listen_interfaces": "127.0.0.1:0",
@@ -110,8 +110,10 @@ class Seeder:
                 "enable_lsd": False,
                 "enable_upnp": False,
                 "enable_natpmp": False,
-                "enable_outgoing_utp": False,
-                "enable_incoming_utp": False,
+                "enable_outgoing_utp": utp_only,
+                "enable_incoming_utp": utp_only,
+                "enable_outgoing_tcp": not utp_only,
+                "enable_incoming_tcp": not utp_only,
                 "upload_rate_limit": upload_rate_limit,
                 "ignore_limits_on_local_network": False,
                 "allow_multiple_connections_per_ip": True,

@@ -142,6 +142,12 @@ class Settings(BaseSettings):
     audit_retention_days: int = Field(default=365, ge=30, le=3650)  # ≥ 30: see migration 0007
     prune_interval_seconds: float = Field(default=3600, ge=0.1, le=7 * 24 * 3600)
 
+    # Stream start-up (docs/engine.md): TCP first, outgoing uTP only for torrents that find no peer.
+    engine_outgoing_utp: bool = False
+    engine_utp_fallback_seconds: float = Field(default=2.0, ge=0.1, le=60)
+    # A stream token's database checks are reused this long per token (0: every request checks).
+    stream_grant_ttl_seconds: float = Field(default=5.0, ge=0, le=60)
+
     @field_validator("cors_origins", "trusted_hosts", "trusted_proxies", mode="before")
     @classmethod
     def _csv(cls, value: Any) -> Any:

@@ -98,6 +98,11 @@ def snap_of(st: Any) -> Snap:
     )
 
 
+def _ep(a: Any) -> str:
+    host, port = a.endpoint
+    return f"{host}:{port}"
+
+
 ResumeWriter = Callable[[IH, bytes], None]
 
 
@@ -200,5 +205,11 @@ class AlertPump:
         elif isinstance(a, lt.file_prio_alert):
             # New file priorities reset every piece priority, deadlines included: re-apply them.
             events.append(Event("file_prio", ih_of(a.handle.info_hashes())))
+        elif isinstance(a, lt.peer_connect_alert):
+            transport = "uTP" if "(uTP)" in a.message() else "TCP"
+            events.append(Event("peer_connect", ih_of(a.handle.info_hashes()), message=f"{_ep(a)} {transport}"))
+        elif isinstance(a, lt.peer_disconnected_alert):
+            why = f"{_ep(a)} {a.error.message()} (reason {int(a.reason)})"
+            events.append(Event("peer_disconnect", ih_of(a.handle.info_hashes()), message=why))
         elif isinstance(a, lt.hash_failed_alert):
             events.append(Event("hash_failed", ih_of(a.handle.info_hashes()), a.piece_index))

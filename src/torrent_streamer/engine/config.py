@@ -55,8 +55,17 @@ class EngineConfig:
     read_timeout: float = 120.0
     stall_threshold_seconds: float = 0.25
     assumed_bitrate: int = 1 * MiB
-    window_min_seconds: float = 2.0
-    window_max_seconds: float = 30.0
+    window_min_seconds: float = 2.0  # of playback: what "buffered" means in reader status
+    window_min_pieces: int = 2  # the urgent window right after an open or a seek (a probe)...
+    window_start_bytes: int = 4 * MiB  # ...or this when the first read asks for >= 64 KiB
+    window_seconds: float = 4.0  # of the consumer's measured read rate, once it keeps up
     window_max_bytes: int = 64 * MiB
     reader_cache_pieces: int = 2
+    readahead_bytes: int = 1 * MiB  # verified pieces read ahead of a reader (at least one piece)
     enable_utp: bool = True
+    # Outgoing connections try uTP first only if set: libtorrent falls back to TCP after a
+    # 3 s uTP connect timeout, which a TCP-only peer makes every stream start pay.
+    outgoing_utp: bool = False
+    # ...but a torrent that wants data and has had no peer this long opens outgoing uTP
+    # (session-wide, until no torrent starves), so uTP-only peers are still reached.
+    utp_fallback_seconds: float = 2.0

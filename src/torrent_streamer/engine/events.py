@@ -35,6 +35,8 @@ class EngineEvents:
     _removed: set[str]
     _tasks: set[asyncio.Task[Any]]
     _status_changed: asyncio.Event
+    _adding: dict[str, asyncio.Future[TorrentState]]
+    _early_peers: dict[str, list[tuple[str, str]]]
 
     async def remove(self, info_hash: str, delete_files: bool = True) -> None:
         raise NotImplementedError
@@ -76,6 +78,10 @@ class EngineEvents:
             return
         t = self._lookup(e.ih)
         if t is None:
+            adding = [k for k in e.ih if k is not None and k in self._adding]
+            if adding and e.kind.startswith("peer_"):  # a peer of a torrent being registered
+                self._early_peers.setdefault(adding[0], []).append((e.kind, e.message or ""))
+                return
             log.debug("event %s for an unknown torrent", e.kind)
             return
         if e.kind == "piece":
@@ -93,6 +99,8 @@ class EngineEvents:
         elif e.kind == "file_prio":
             t.deadlines.clear()
             t.apply_deadlines()
+        elif e.kind in ("peer_connect", "peer_disconnect"):
+            t.peer_log.append((e.kind, e.message or ""))
         elif e.kind in ("storage_error", "error"):
             t.error = user_error(e.kind, e.message)
 
@@ -100,7 +108,9 @@ class EngineEvents:
         if t.ti is not None:
             return
         ti = await asyncio.to_thread(t.handle.torrent_file)
-        if ti is None or t.ti is not None:
+        if t.ti is not None:  # the alert and `_add`'s own check both got here
+            return
+        if ti is None:
             log.warning("metadata alert without metadata")
             return
         try:
@@ -114,9 +124,11 @@ class EngineEvents:
         t.info = torrent_info_of(t.key, ti, t.info.name)
         self._adopt_hashes(t, ti)
         t.push_priorities(initial_priorities(t.info.files))
-        await asyncio.to_thread(self._store.save_info, t.key, torrent_bytes(ti))
-        t.metadata.set()
-        t.handle.save_resume_data(SAVE_FLAGS)
+        t.metadata.set()  # before the cache write: a stream waits on this, not on an fsync
+        t.info_written = asyncio.ensure_future(asyncio.to_thread(self._store.save_info, t.key, torrent_bytes(ti)))
+        await t.info_written
+        if not t.closed:
+            t.handle.save_resume_data(SAVE_FLAGS)
 
     def _adopt_hashes(self, t: TorrentState, ti: lt.torrent_info) -> None:
         """A magnet's metadata may reveal a second hash (hybrid): answer to it, store under v1."""

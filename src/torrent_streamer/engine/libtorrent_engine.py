@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import time
 from collections.abc import Callable
@@ -47,6 +48,7 @@ from .types import EngineObserver, EngineStats, FileInfo, TorrentInfo, TorrentSt
 
 log = logging.getLogger(__name__)
 CLOSE_SAVE_TIMEOUT = 15.0
+MAGNET_PRELOAD_FILES = 64  # files at low priority between metadata and our own priorities
 
 
 class LibtorrentEngine(EngineEvents):
@@ -66,6 +68,8 @@ class LibtorrentEngine(EngineEvents):
         self._ses: lt.session | None = None
         self._pump: AlertPump | None = None
         self._status_changed = asyncio.Event()
+        self._utp_out = False  # outgoing uTP opened by `_utp_fallback`
+        self._early_peers: dict[str, list[tuple[str, str]]] = {}  # peer events during `_add`
 
     # -- lifecycle ----------------------------------------------------------------
     async def start(self) -> None:
@@ -147,8 +151,10 @@ class LibtorrentEngine(EngineEvents):
             with contextlib.suppress(EngineError):
                 ti = parse_torrent_file(cached, cfg)
                 atp.ti = ti
+        # `x.pe` peers stay in `atp.peers`: libtorrent connects those at once, while
+        # `connect_peer` waits for the session's next one-second connection tick.
         t = await self._add(atp, m.key, ti, fresh=True, name=m.name or "")
-        t.known_peers.update(m.peers)
+        t.known_peers.update(ep for ep in m.peers if _is_ip(ep[0]))  # libtorrent takes addresses only
         return t.info
 
     async def add_torrent_file(self, data: bytes) -> TorrentInfo:
@@ -186,7 +192,11 @@ class LibtorrentEngine(EngineEvents):
             atp.flags &= ~(lt.torrent_flags.auto_managed | lt.torrent_flags.paused)
             atp.flags &= ~lt.torrent_flags.sequential_download
             if fresh and ti is None:
-                atp.flags |= lt.torrent_flags.default_dont_download  # until we choose files
+                # Until we choose files. Not every file at 0: a torrent whose pieces are all
+                # unwanted is "finished" the moment metadata arrives, and libtorrent then drops
+                # every seed ("upload to upload") and reconnects only after min_reconnect_time.
+                atp.flags |= lt.torrent_flags.default_dont_download
+                atp.file_priorities = [1] * MAGNET_PRELOAD_FILES
             if fresh and ti is not None:
                 atp.file_priorities = initial_priorities(torrent_info_of(key, ti, "").files)
             try:
@@ -199,6 +209,9 @@ class LibtorrentEngine(EngineEvents):
                 handle.move_storage(str(target))
                 handle.force_recheck()
             t = TorrentState(key, handle, torrent_info_of(key, ti, name))
+            if fresh and ti is not None:
+                t.file_priorities = list(atp.file_priorities)
+            t.peer_log.extend(self._early_peers.pop(key, ()))
             t.ti = ti
             self._aliases.update({h: key for h in t.info.info_hashes if h != key})
             self._removed.discard(key)
@@ -216,6 +229,7 @@ class LibtorrentEngine(EngineEvents):
             raise
         finally:
             del self._adding[key]
+            self._early_peers.pop(key, None)
 
     async def wait_metadata(self, info_hash: str, timeout: float) -> TorrentInfo:
         t = self._get(info_hash)
@@ -267,6 +281,10 @@ class LibtorrentEngine(EngineEvents):
                 if predicate(st):
                     return st
                 await self._status_changed.wait()
+
+    def peer_log(self, info_hash: str) -> list[tuple[str, str]]:
+        """Recent peer connects and disconnects of a torrent, oldest first."""
+        return list(self._get(info_hash).peer_log)
 
     def payload_downloaded(self, info_hash: str) -> int:
         """Payload bytes downloaded since the torrent was added to this session."""
@@ -328,6 +346,9 @@ class LibtorrentEngine(EngineEvents):
         for r in list(t.readers):
             await r.aclose()
         t.fail_all(ReaderClosed("torrent was removed"))
+        if t.info_written is not None:  # a re-add right after this must find the cached info dict
+            with contextlib.suppress(OSError, ValueError):
+                await asyncio.shield(t.info_written)
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._removing[key] = (done, "deleted" if delete_files else "removed")
         flags = lt.session.delete_files if delete_files else 0
@@ -367,6 +388,25 @@ class LibtorrentEngine(EngineEvents):
 
     async def _post_updates(self) -> None:
         self.session.post_torrent_updates(0)
+        self._utp_fallback()
+
+    def _utp_fallback(self) -> None:
+        """TCP first; outgoing uTP only while a torrent wanting data has found no peer for a while."""
+        cfg = self.config
+        if not cfg.enable_utp or cfg.outgoing_utp:
+            return
+        now = time.monotonic()
+        starving = []
+        for t in self._torrents.values():
+            if t.snap is not None and t.snap.peers > 0:
+                t.peered_at = now
+            elif (t.readers or not t.info.has_metadata) and now - t.peered_at >= cfg.utp_fallback_seconds:
+                starving.append(t)
+        if bool(starving) != self._utp_out:
+            self._utp_out = bool(starving)
+            self.session.apply_settings({"enable_outgoing_utp": self._utp_out})
+            for t in starving:
+                t.reconnect(cfg.enable_dht)
 
     async def _save_all(self) -> None:
         for t in self._torrents.values():
@@ -383,6 +423,14 @@ class LibtorrentEngine(EngineEvents):
 
 
 _MP4_SUFFIXES = (".mp4", ".m4v", ".m4a", ".mov")
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _make_session(settings: dict[str, Any]) -> lt.session:

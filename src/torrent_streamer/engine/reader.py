@@ -5,6 +5,8 @@ Serves only hash-verified bytes, read through libtorrent; holds at most a few pi
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 import time
 from collections import OrderedDict
@@ -16,7 +18,7 @@ from .config import EngineConfig
 from .errors import ReaderClosed, ReadOutOfRange
 from .torrent import TorrentState
 from .types import EngineObserver, FileInfo, ReaderStatus
-from .window import HEAD_TAIL_DEADLINE_MS, WindowParams, plan_window, window_seconds
+from .window import HEAD_TAIL_DEADLINE_MS, ByteRateWindow, WindowParams
 
 
 def _notify(observer: EngineObserver | None, event: str, seconds: float) -> None:
@@ -48,19 +50,23 @@ class LtFileReader:
         self._observer = observer
         self._on_close = on_close
         self._pin = not internal and file.streamable
-        self._params = WindowParams(cfg.window_min_seconds, cfg.window_max_seconds, cfg.window_max_bytes)
+        params = WindowParams(cfg.window_min_pieces, cfg.window_start_bytes, cfg.window_seconds, cfg.window_max_bytes)
+        self._window = ByteRateWindow(params, cfg.assumed_bitrate)
         self._cache: OrderedDict[int, bytes] = OrderedDict()
+        self._prefetching: dict[int, asyncio.Future[bytes]] = {}
+        plen = t.info.piece_length or 1
+        self._cache_pieces = max(cfg.reader_cache_pieces, 2 + cfg.readahead_bytes // plen)
         self._closed = False
         self._opened_at = time.monotonic()
         self._reads = 0
         self._last_end: int | None = None
-        self._bytes_since_seek = 0
+        self._last_n = 0
+        self._last_return = 0.0
         self._seek_at: float | None = None
         self.position = 0
         self.plan: dict[int, int] = {}
         self.owner: str | None = None
         self.last_piece_read = -1
-        self._capped = True
 
     @property
     def size(self) -> int:
@@ -96,6 +102,9 @@ class LtFileReader:
         self._closed = True
         self.plan = {}
         self._cache.clear()
+        for task in self._prefetching.values():
+            task.cancel()
+        self._prefetching.clear()
         self._on_close(self)
 
     # -- window -------------------------------------------------------------------
@@ -117,35 +126,28 @@ class LtFileReader:
                 pins[p] = HEAD_TAIL_DEADLINE_MS
         return {p: ms for p, ms in pins.items() if p not in self._t.have}
 
-    def _move(self, offset: int, piece: int) -> bool:
+    @property
+    def window_pieces(self) -> int:
+        """Length of this reader's urgent window, in pieces (verified pieces included)."""
+        return self._window.pieces(self._t.info.piece_length)
+
+    def _move(self, offset: int, piece: int, now: float, max_bytes: int) -> bool:
         """Update the cursor and window; returns True when this read is a seek."""
         plen = self._t.info.piece_length
         sequential = self._last_end is not None and (self._last_end - plen <= offset <= self._last_end + 2 * plen)
         seek = self._reads > 0 and not sequential
-        if sequential and self._last_end is not None:
-            self._bytes_since_seek += max(0, offset - self._last_end) + 1
+        self._window.floor_rate = max(1, self._bitrate())
+        if sequential:
+            self._window.advance(self._last_n, now - self._last_return, piece != self.last_piece_read)
         else:
-            self._bytes_since_seek = 0
+            # A first read (a probe, or the start after a seek) asks for `window_min_pieces`;
+            # the window widens only while reading proves sequential.
+            self._window.seek(max_bytes, plen)
         self.position = offset
-        capped = self._bytes_since_seek == 0
-        if piece == self.last_piece_read and not seek and self.plan and capped == self._capped:
+        if piece == self.last_piece_read and not seek and self.plan:
             return seek
-        self._capped = capped
         self.last_piece_read = piece
-        # A first read (a probe, or the start after a seek) asks for its piece only;
-        # the window opens once reading proves sequential.
-        cap = 2 if capped else None
-        secs = window_seconds(self._params, self._bytes_since_seek, self._bitrate())
-        plan = plan_window(
-            piece,
-            self._file.last_piece,
-            plen,
-            self._bitrate(),
-            secs,
-            self._params,
-            self._t.have,
-            pieces_cap=cap,
-        )
+        plan = self._window.plan(piece, self._file.last_piece, plen, self._t.have)
         plan.update({p: ms for p, ms in self._pinned().items() if p not in plan})
         self.plan = plan
         self._t.apply_deadlines()
@@ -153,7 +155,7 @@ class LtFileReader:
 
     # -- reading ------------------------------------------------------------------
     async def read(self, offset: int, max_bytes: int) -> bytes:
-        """Return 1..max_bytes verified bytes at `offset`, never crossing a piece end."""
+        """Return 1..max_bytes verified bytes at `offset` (following pieces only if verified)."""
         if self._closed or self._t.closed:
             raise ReaderClosed("reader is closed")
         if max_bytes <= 0:
@@ -167,21 +169,24 @@ class LtFileReader:
         piece_size = min(plen, self._t.info.total_size - piece * plen)
         n = min(max_bytes, piece_size - in_piece, self._file.size - offset)
         started = time.monotonic()
-        if self._move(offset, piece):
+        if self._move(offset, piece, started, max_bytes):
             self._seek_at = started
         self._t.last_watched = time.time()
-        data = self._cache.get(piece)
         waited = 0.0
-        if data is None:
+        if piece not in self._cache and piece not in self._prefetching:
             waited = await self._t.wait_piece(piece, self._cfg.read_timeout)
             if self._closed:
                 raise ReaderClosed("reader is closed")
-            data = await self._t.read_piece(piece, self._cfg.read_timeout)
-            self._cache[piece] = data
-            while len(self._cache) > self._cfg.reader_cache_pieces:
-                self._cache.popitem(last=False)
-        else:
-            self._cache.move_to_end(piece)
+        data = await self._fetch(piece)
+        parts = [memoryview(data)[in_piece : in_piece + n]]
+        # Coalesce: verified pieces that follow join this read (one copy), up to max_bytes.
+        nxt = piece + 1
+        while n < max_bytes and offset + n < self._file.size and nxt in self._t.have and not self._closed:
+            chunk = memoryview(await self._fetch(nxt))[: min(max_bytes - n, self._file.size - offset - n)]
+            parts.append(chunk)
+            n += len(chunk)
+            nxt += 1
+        self._read_ahead(nxt)
         if self._closed:
             raise ReaderClosed("reader is closed")
         now = time.monotonic()
@@ -194,8 +199,46 @@ class LtFileReader:
         self._seek_at = None
         self._reads += 1
         self._last_end = offset + n
+        self._last_n = n
+        self._last_return = time.monotonic()
         self.position = offset + n
-        return data[in_piece : in_piece + n]
+        if len(parts) == 1 and n == len(data):
+            return data  # a whole piece: no copy at all
+        return b"".join(parts)  # the one copy of these bytes made in Python
+
+    async def _fetch(self, piece: int) -> bytes:
+        """A verified piece's bytes: from this reader's cache, its read-ahead, or libtorrent."""
+        data = self._cache.get(piece)
+        if data is not None:
+            self._cache.move_to_end(piece)
+            return data
+        task = self._prefetching.get(piece)
+        data = await task if task is not None else await self._t.read_piece(piece, self._cfg.read_timeout)
+        self._remember(piece, data)
+        return data
+
+    def _remember(self, piece: int, data: bytes) -> None:
+        if self._closed:
+            return
+        self._cache[piece] = data
+        self._cache.move_to_end(piece)
+        while len(self._cache) > self._cache_pieces:
+            self._cache.popitem(last=False)
+
+    def _read_ahead(self, first: int) -> None:
+        """Start reading the verified pieces after `first - 1` while the caller sends this chunk."""
+        plen = self._t.info.piece_length
+        for p in range(first, min(first + max(1, self._cfg.readahead_bytes // plen), self._file.last_piece + 1)):
+            if p not in self._t.have or p in self._cache or p in self._prefetching:
+                continue
+            task = asyncio.ensure_future(self._t.read_piece(p, self._cfg.read_timeout))
+            self._prefetching[p] = task
+            task.add_done_callback(functools.partial(self._prefetched, p))
+
+    def _prefetched(self, piece: int, task: asyncio.Future[bytes]) -> None:
+        self._prefetching.pop(piece, None)
+        if not task.cancelled() and task.exception() is None:
+            self._remember(piece, task.result())
 
     def status(self, download_rate: int) -> ReaderStatus:
         """Where the reader is and how much verified data lies ahead of it."""

@@ -15,7 +15,11 @@ from .config import EngineConfig
 from .netpolicy import BLOCKED_NETWORKS
 
 ALERT_MASK = (
-    lt.alert_category.status | lt.alert_category.storage | lt.alert_category.piece_progress | lt.alert_category.error
+    lt.alert_category.status
+    | lt.alert_category.storage
+    | lt.alert_category.piece_progress
+    | lt.alert_category.error
+    | lt.alert_category.connect  # peer connects/disconnects: TorrentState.peer_log
 )
 
 
@@ -49,7 +53,7 @@ def session_settings(cfg: EngineConfig) -> dict[str, Any]:
         "enable_lsd": cfg.enable_lsd,
         "enable_upnp": cfg.enable_upnp,
         "enable_natpmp": cfg.enable_natpmp,
-        "enable_outgoing_utp": cfg.enable_utp,
+        "enable_outgoing_utp": cfg.enable_utp and cfg.outgoing_utp,
         "enable_incoming_utp": cfg.enable_utp,
         "download_rate_limit": cfg.download_rate_limit,
         "upload_rate_limit": cfg.upload_rate_limit,
@@ -58,6 +62,10 @@ def session_settings(cfg: EngineConfig) -> dict[str, Any]:
         "allow_multiple_connections_per_ip": cfg.allow_private_networks,
         "apply_ip_filter_to_trackers": True,
         "validate_https_trackers": True,
+        # Start-up: every tracker of every tier is announced to at once, beside the DHT (libtorrent
+        # otherwise tries tiers one after another).
+        "announce_to_all_trackers": True,
+        "announce_to_all_tiers": True,
         "torrent_connect_boost": 40,
         "connection_speed": 60,
         "piece_timeout": 5,

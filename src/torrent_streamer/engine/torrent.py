@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
     from .reader import LtFileReader
 
 REDEADLINE_SLACK = 0.05
+PEER_LOG_LENGTH = 64
+WATCHED_PRIORITY = 1
 
 
 class TorrentState:
@@ -38,6 +41,8 @@ class TorrentState:
         self.readers: set[LtFileReader] = set()
         self.deadlines: dict[int, float] = {}
         self.wanted_files: set[int] = set()
+        self.info_written: asyncio.Future[None] | None = None  # the info-dict cache write, if any
+        self.file_priorities: list[int] | None = None  # as last given to libtorrent (None: unknown)
         self.known_peers: set[tuple[str, int]] = set()
         self.moov: dict[int, tuple[int, int]] = {}
         self.bitrate: dict[int, int] = {}
@@ -49,6 +54,9 @@ class TorrentState:
         self._piece_waiters: dict[int, list[asyncio.Future[None]]] = {}
         self._read_waiters: dict[int, list[asyncio.Future[bytes]]] = {}
         self.resume_waiters: list[asyncio.Future[bool]] = []
+        # Recent peer connects/disconnects ("peer_connect", "ip:port TCP"), for diagnosis and tests.
+        self.peered_at = time.monotonic()  # last time it had a peer (or was added)
+        self.peer_log: deque[tuple[str, str]] = deque(maxlen=PEER_LOG_LENGTH)
 
     # -- alert events -------------------------------------------------------------
     def on_piece(self, piece: int) -> None:
@@ -149,12 +157,11 @@ class TorrentState:
                 self.deadlines[piece] = target
 
     def want_file(self, index: int) -> bool:
-        """Download `index` (and other watched files); others stay at 0. True if changed."""
+        """Download `index` (and other watched files); others stay at 0. True if priorities changed."""
         if self.ti is None or index in self.wanted_files:
             return False
         self.wanted_files.add(index)
-        self.push_priorities()
-        return True
+        return self.push_priorities()
 
     def reconnect(self, dht: bool) -> None:
         """A finished torrent dropped its seeds; wanting a new file must bring them back."""
@@ -165,15 +172,24 @@ class TorrentState:
         if dht:
             h.force_dht_announce()
 
-    def push_priorities(self, base: list[int] | None = None) -> None:
-        """Watched files at 4; others at 0 (or `base` while nothing is watched)."""
+    def push_priorities(self, base: list[int] | None = None) -> bool:
+        """Watched files at 1, others at 0 (or `base` while nothing is watched); True if changed.
+
+        1, not 4: the window's deadline pieces (time-critical, priority 7) stay well above the rest
+        of the file, and opening the preloaded main file (already 1) changes nothing — new file
+        priorities reset every piece's deadline in libtorrent, a disk-thread round trip away.
+        """
         if self.ti is None:
-            return
+            return False
         n = self.ti.num_files()
-        prios = [4 if i in self.wanted_files else 0 for i in range(n)]
+        prios = [WATCHED_PRIORITY if i in self.wanted_files else 0 for i in range(n)]
         if base is not None and not self.wanted_files:
             prios = base
+        if prios == self.file_priorities:
+            return False
+        self.file_priorities = prios
         self.handle.prioritize_files(prios)
+        return True
 
     def contiguous_have(self, first_piece: int, last_piece: int) -> int:
         """Number of verified pieces in a row starting at `first_piece`."""

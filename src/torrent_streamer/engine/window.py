@@ -10,8 +10,8 @@ import struct
 from collections.abc import Container
 from dataclasses import dataclass
 
-HEAD_GAP_MS = 250
 MIN_SPACING_MS = 20
+BODY_READ_BYTES = 64 * 1024  # a first read this large is a body (a player's probe asks for bytes)
 HEAD_TAIL_DEADLINE_MS = 0
 
 
@@ -19,44 +19,67 @@ HEAD_TAIL_DEADLINE_MS = 0
 class WindowParams:
     """Knobs of the window; see docs/engine.md for how they were chosen."""
 
-    min_seconds: float = 2.0
-    max_seconds: float = 30.0
+    min_pieces: int = 2  # right after an open or a seek: a probe asks for no more
+    start_bytes: int = 4 * 1024 * 1024  # ...unless its first read asks for a body's worth
+    seconds: float = 4.0  # of the consumer's own read rate ahead of the cursor
     max_bytes: int = 64 * 1024 * 1024
 
 
-def window_seconds(params: WindowParams, bytes_since_seek: int, bitrate: int) -> float:
-    """Window length: small right after a seek, growing with each second played."""
-    played = bytes_since_seek / max(bitrate, 1)
-    return min(params.max_seconds, params.min_seconds + played)
+class ByteRateWindow:
+    """One reader's urgent window, sized by how fast its consumer actually reads.
 
+    After an open or a seek it holds `min_pieces`; every piece the consumer moves on to
+    sequentially doubles the limit (it keeps up), up to `seconds` of its measured read rate
+    (never below the playback `floor` rate) and `max_bytes`. A seek starts it small again.
+    """
 
-def plan_window(
-    cursor_piece: int,
-    last_piece: int,
-    piece_length: int,
-    bitrate: int,
-    seconds: float,
-    params: WindowParams,
-    have: Container[int],
-    *,
-    pieces_cap: int | None = None,
-) -> dict[int, int]:
-    """Deadlines (ms from now) for the pieces from the cursor over `seconds` of playback."""
-    bitrate = max(bitrate, 1)
-    n = math.ceil(bitrate * seconds / piece_length)
-    n = max(1, min(n, max(1, params.max_bytes // piece_length)))
-    if pieces_cap is not None:
-        n = min(n, max(1, pieces_cap))
-    spacing = max(piece_length * 1000 / bitrate, MIN_SPACING_MS)
-    plan: dict[int, int] = {}
-    for k in range(n):
-        p = cursor_piece + k
-        if p > last_piece:
-            break
-        if p in have:
-            continue
-        plan[p] = 0 if k == 0 else int(HEAD_GAP_MS + (k - 1) * spacing)
-    return plan
+    def __init__(self, params: WindowParams, floor_rate: int) -> None:
+        self.params = params
+        self.floor_rate = max(1, floor_rate)
+        self.limit = params.min_pieces
+        self.sequential_bytes = 0
+        self.busy_seconds = 0.0  # consumer time between reads, our waits excluded
+
+    def seek(self, first_read: int = 0, piece_length: int = 1) -> None:
+        """Start over: `min_pieces`, or `start_bytes` when the first read asks for a body's worth."""
+        p = self.params
+        start = p.start_bytes // piece_length if first_read >= BODY_READ_BYTES else 0
+        self.limit = max(p.min_pieces, start)
+        self.sequential_bytes = 0
+        self.busy_seconds = 0.0
+
+    def advance(self, nbytes: int, consumer_seconds: float, new_piece: bool) -> None:
+        """The consumer read on sequentially: `nbytes` more, `consumer_seconds` of its own time."""
+        self.sequential_bytes += nbytes
+        self.busy_seconds += max(consumer_seconds, 0.0)
+        if new_piece:
+            self.limit = min(self.limit * 2, 1 << 20)
+
+    def rate(self) -> float:
+        """Bytes/s the consumer reads at (a consumer faster than we measure is unbounded)."""
+        if self.busy_seconds <= 0:
+            return float("inf") if self.sequential_bytes else float(self.floor_rate)
+        return max(self.sequential_bytes / self.busy_seconds, float(self.floor_rate))
+
+    def pieces(self, piece_length: int) -> int:
+        p = self.params
+        cap = max(p.min_pieces, p.max_bytes // piece_length)
+        rate = self.rate()
+        want = cap if math.isinf(rate) else math.ceil(rate * p.seconds / piece_length)
+        return max(p.min_pieces, min(self.limit, want, cap))
+
+    def plan(self, cursor_piece: int, last_piece: int, piece_length: int, have: Container[int]) -> dict[int, int]:
+        """Deadlines (ms from now) growing with distance: when the consumer will need each piece."""
+        rate = self.rate()
+        spacing = MIN_SPACING_MS if math.isinf(rate) else max(MIN_SPACING_MS, piece_length * 1000 / rate)
+        plan: dict[int, int] = {}
+        for k in range(self.pieces(piece_length)):
+            p = cursor_piece + k
+            if p > last_piece:
+                break
+            if p not in have:
+                plan[p] = int(k * spacing)
+        return plan
 
 
 def merge_plans(plans: list[dict[int, int]]) -> dict[int, int]:

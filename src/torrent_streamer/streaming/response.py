@@ -21,7 +21,7 @@ from torrent_streamer.torrents.errors import http_error
 
 log = structlog.get_logger("torrent_streamer.streaming")
 
-CHUNK_BYTES = 256 * 1024  # an upper bound: the engine never returns bytes across a piece end
+CHUNK_BYTES = 256 * 1024  # per read: the engine coalesces verified pieces up to this
 
 
 class StreamResponse(Response):

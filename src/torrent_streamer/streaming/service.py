@@ -6,7 +6,6 @@ Token checks (signature, expiry) happen before any database work; the DB session
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,6 +14,7 @@ from torrent_streamer.auth.service import session_is_active
 from torrent_streamer.core.errors import NotFound, Unauthorized
 from torrent_streamer.core.state import Services
 from torrent_streamer.engine import Engine, EngineError, FileInfo, TorrentStatus
+from torrent_streamer.streaming.fastpath import StreamTarget, grants_of
 from torrent_streamer.streaming.tokens import StreamClaims, StreamTokenSigner, derive_key
 from torrent_streamer.torrents import repository, service
 from torrent_streamer.torrents.errors import StreamForbidden, TorrentBlocked, http_error
@@ -25,14 +25,6 @@ LAST_WATCHED_RESOLUTION = timedelta(minutes=1)
 
 class StreamSessionRevoked(Unauthorized):
     slug, title = "stream-session-revoked", "The session that issued this stream link has ended"
-
-
-@dataclass(frozen=True, slots=True)
-class StreamTarget:
-    info_hash: str
-    file: FileInfo
-    entry_id: uuid.UUID
-    user_id: uuid.UUID
 
 
 def signer_for(services: Services) -> StreamTokenSigner:
@@ -85,9 +77,19 @@ async def issue(
 
 
 async def authorize(services: Services, engine: Engine, token: str) -> StreamTarget:
-    """Check a stream token end to end: signature, expiry, live session, ownership, takedown list."""
+    """Check a stream token: signature and expiry always; live session, ownership and takedown list
+    in the database, reused for ``stream_grant_ttl_seconds`` per token (``fastpath``)."""
     now = services.clock.now()
     claims = signer_for(services).verify(token, now)
+    grants = grants_of(services)
+    cached = grants.get(token, now) if grants is not None else None
+    if cached is not None:
+        try:
+            engine.touch(cached.info_hash)  # raises if it left the engine: the full path re-adds it
+        except EngineError:
+            pass
+        else:
+            return cached
     async with services.sessionmaker() as session:
         if not await session_is_active(session, claims.session_id, now):
             raise StreamSessionRevoked("The session that issued this stream link has ended.")
@@ -108,7 +110,10 @@ async def authorize(services: Services, engine: Engine, token: str) -> StreamTar
         async with services.sessionmaker() as session:
             await service.refuse_if_blocked(session, engine, torrent.info_hash, status.info_hashes)
     engine.touch(torrent.info_hash)
-    return StreamTarget(torrent.info_hash, find_file(status, claims.file_index), claims.entry_id, claims.user_id)
+    target = StreamTarget(torrent.info_hash, find_file(status, claims.file_index), claims.entry_id, claims.user_id)
+    if grants is not None:
+        grants.put(token, target, now)
+    return target
 
 
 def etag_for(info_hash: str, file: FileInfo) -> str:

@@ -59,6 +59,8 @@ def engine_config(settings: Settings) -> EngineConfig:
         enable_upnp=settings.engine_enable_upnp,
         enable_natpmp=settings.engine_enable_natpmp,
         enable_utp=settings.engine_enable_utp,
+        outgoing_utp=settings.engine_outgoing_utp,
+        utp_fallback_seconds=settings.engine_utp_fallback_seconds,
         allow_private_networks=settings.engine_allow_private_networks,
         download_rate_limit=settings.engine_download_rate_limit,
         upload_rate_limit=settings.engine_upload_rate_limit,

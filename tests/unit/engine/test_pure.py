@@ -14,37 +14,70 @@ from torrent_streamer.engine.media import (
     parse_box_header,
 )
 from torrent_streamer.engine.window import (
-    HEAD_GAP_MS,
+    MIN_SPACING_MS,
+    ByteRateWindow,
     WindowParams,
     merge_plans,
     mvhd_duration,
-    plan_window,
-    window_seconds,
 )
 
-P = WindowParams(min_seconds=2, max_seconds=30, max_bytes=64 << 20)
+P = WindowParams(min_pieces=2, seconds=4.0, max_bytes=64 << 20)
+MiB = 1 << 20
 
 
-def test_cursor_piece_first_then_spaced() -> None:
-    plan = plan_window(10, 1000, 1 << 20, 2 << 20, 4.0, P, set())
+def test_window_starts_small_and_doubles_per_piece_while_reading_on() -> None:
+    w = ByteRateWindow(P, floor_rate=MiB)
+    assert w.pieces(MiB) == 2
+    for expected in (4, 8, 16):
+        w.advance(MiB, 0.0, new_piece=True)
+        assert w.pieces(MiB) == expected
+    w.advance(1000, 0.0, new_piece=False)  # within the same piece: no growth
+    assert w.pieces(MiB) == 16
+    w.seek()
+    assert w.pieces(MiB) == 2
+
+
+def test_a_body_read_starts_wider_than_a_probe() -> None:
+    w = ByteRateWindow(P, floor_rate=MiB)
+    w.seek(2, MiB)  # bytes=0-1
+    assert w.pieces(MiB) == 2
+    w.seek(256 * 1024, MiB)  # an HTTP body's first read
+    assert w.pieces(MiB) == 4  # start_bytes (4 MiB)
+    w.seek(256 * 1024, 16 * MiB)
+    assert w.pieces(16 * MiB) == 2
+
+
+def test_window_is_sized_by_the_consumers_read_rate() -> None:
+    w = ByteRateWindow(P, floor_rate=MiB)
+    for _ in range(10):
+        w.advance(2 * MiB, 1.0, new_piece=True)  # the consumer takes 1 s per 2 MiB
+    assert w.rate() == 2 * MiB
+    assert w.pieces(MiB) == 8  # 4 s of 2 MiB/s
+    assert w.pieces(1 << 14) == 512
+    slow = ByteRateWindow(P, floor_rate=MiB)
+    for _ in range(10):
+        slow.advance(MiB // 10, 1.0, new_piece=True)  # slower than playback: the floor applies
+    assert slow.rate() == MiB
+    fast = ByteRateWindow(P, floor_rate=MiB)
+    for _ in range(20):
+        fast.advance(MiB, 0.0, new_piece=True)  # never waits: only max_bytes bounds it
+    assert fast.pieces(1 << 14) == (64 * MiB) >> 14
+
+
+def test_deadlines_grow_with_distance_and_skip_had_pieces() -> None:
+    w = ByteRateWindow(P, floor_rate=MiB)
+    for _ in range(5):
+        w.advance(2 * MiB, 1.0, new_piece=True)
+    plan = w.plan(10, 1000, MiB, {12})
+    assert list(plan) == [10, 11, 13, 14, 15, 16, 17]
     assert plan[10] == 0
-    assert plan[11] == HEAD_GAP_MS
-    assert list(plan) == list(range(10, 18))
-    gaps = {plan[p + 1] - plan[p] for p in range(11, 17)}
-    assert gaps == {500}  # 1 MiB pieces at 2 MiB/s
-
-
-def test_window_skips_had_pieces_and_stops_at_file_end() -> None:
-    plan = plan_window(10, 12, 1 << 16, 1 << 20, 10.0, P, {11})
-    assert set(plan) == {10, 12}
-
-
-def test_window_grows_with_play_and_is_capped() -> None:
-    assert window_seconds(P, 0, 1 << 20) == 2
-    assert window_seconds(P, 5 << 20, 1 << 20) == 7
-    assert window_seconds(P, 1 << 40, 1 << 20) == 30
-    assert len(plan_window(0, 10**6, 1 << 14, 1 << 30, 30, P, set())) == (64 << 20) >> 14
-    assert len(plan_window(0, 10**6, 1 << 14, 1 << 20, 30, P, set(), pieces_cap=2)) == 2
+    assert plan[11] == 500
+    assert plan[13] == 1500
+    assert set(w.plan(10, 11, MiB, set())) == {10, 11}  # stops at the file's last piece
+    fast = ByteRateWindow(P, floor_rate=MiB)
+    fast.advance(MiB, 0.0, new_piece=True)
+    ms = list(fast.plan(0, 100, MiB, set()).values())
+    assert ms == [k * MIN_SPACING_MS for k in range(len(ms))]
 
 
 @given(st.lists(st.dictionaries(st.integers(0, 50), st.integers(0, 10_000)), max_size=5))

@@ -51,10 +51,13 @@ def test_server_safe_defaults() -> None:
     assert not s["enable_lsd"]
     assert not s["enable_upnp"]
     assert not s["enable_natpmp"]
-    assert s["enable_outgoing_utp"]
+    assert not s["enable_outgoing_utp"]  # TCP first; uTP only as a fallback (docs/engine.md)
     assert s["enable_incoming_utp"]
+    assert session_settings(_cfg(outgoing_utp=True))["enable_outgoing_utp"]
+    assert s["announce_to_all_tiers"]
+    assert s["announce_to_all_trackers"]
     mask = s["alert_mask"]
-    for cat in ("status", "storage", "piece_progress", "error"):
+    for cat in ("status", "storage", "piece_progress", "error", "connect"):
         assert mask & int(getattr(lt.alert_category, cat))
     t = session_settings(_cfg(enable_utp=False, allow_private_networks=True))
     assert not t["enable_outgoing_utp"]

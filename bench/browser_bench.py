@@ -1,0 +1,119 @@
+"""Time to first frame in headless Chromium (by hand, never in CI): from the add-torrent API call to
+the first frame a `<video>` renders (`requestVideoFrameCallback`), and from a seek to 60 % to the
+next frame; beside the same clip from nginx (complete file, sendfile) in the same run.
+
+Run: ``uv run python bench/browser_bench.py [--seconds 30] [--piece-kib 1024] [--reps 3]``
+The clip is made by ffmpeg (testsrc2, VP8 720p30 WebM, cues at the end).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import libtorrent as lt
+from playwright.async_api import Page, async_playwright
+from start_bench import add_and_url, serve
+from stream_bench import Nginx, Seeder, make_torrent
+from stream_workers import Layout
+from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS
+from tracker import Tracker
+
+# Resolves with [ms from call to first frame (epoch ms at first frame), ms from seek to next frame].
+PLAY = """async (src) => {
+  const v = document.createElement('video');
+  v.muted = true; v.playsInline = true; document.body.appendChild(v);
+  const failed = new Promise((_, reject) => {
+    v.addEventListener('error', () => reject(new Error('video error ' + (v.error && v.error.code))));
+    setTimeout(() => reject(new Error('no frame: readyState ' + v.readyState)), 60000);
+  });
+  const first = new Promise(r => v.requestVideoFrameCallback(() => r(Date.now())));
+  v.src = src; v.play().catch(() => {});
+  const shown = await Promise.race([first, failed]);
+  const seekFrame = new Promise(r => v.addEventListener('seeked',
+      () => v.requestVideoFrameCallback(() => r(Date.now())), {once: true}));
+  const began = Date.now();
+  v.currentTime = v.duration * 0.6;
+  const next = await Promise.race([seekFrame, failed]);
+  return [shown, next - began];
+}"""
+
+
+def make_clip(root: Path, seconds: int) -> Path:
+    top = root / "Bench"
+    top.mkdir(parents=True, exist_ok=True)
+    clip = top / "movie.webm"  # VP8: Debian's Chromium refuses this ffmpeg's H.264 MP4 (error 4)
+    source = f"testsrc2=size=1280x720:rate=30:duration={seconds}"
+    cmd = ["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", source, "-c:v", "libvpx"]
+    cmd += ["-deadline", "realtime", "-cpu-used", "8", "-g", "30", "-b:v", "4M", str(clip)]
+    subprocess.run(cmd, check=True, timeout=600)
+    (top / "info.nfo").write_bytes(b"benchmark media\n")
+    return clip
+
+
+async def play(page: Page, url: str) -> tuple[float, float]:
+    """(epoch seconds of the first frame, seconds from seek to the next frame)."""
+    await page.goto("about:blank")
+    shown, seek_ms = await page.evaluate(PLAY, url)
+    return shown / 1000, seek_ms / 1000
+
+
+async def main(seconds: int, piece_kib: int, reps: int) -> dict[str, Any]:
+    base = Path(tempfile.mkdtemp(prefix="browser-bench-"))
+    clip = make_clip(base / "media", seconds)
+    tracker = Tracker([])
+    torrent = make_torrent(base / "media", piece_kib * 1024, tracker.url)
+    seeder = Seeder(base / "media", torrent)
+    tracker.peers = [("127.0.0.1", seeder.port)]
+    nginx = Nginx(base / "nginx", base / "media")
+    nginx_url = f"http://127.0.0.1:{nginx.port}/Bench/{clip.name}"
+    lay = Layout(torrent)
+    magnet = f"magnet:?xt=urn:btih:{lt.torrent_info(torrent).info_hashes().v1}&tr={quote(tracker.url, safe='')}"
+    samples: dict[str, list[float]] = {"nginx_first_frame": [], "nginx_seek": [], "first_frame": [], "seek": []}
+    try:
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            for rep in range(reps):
+                page = await browser.new_page()
+                t0 = time.time()
+                shown, seek = await play(page, nginx_url)
+                samples["nginx_first_frame"].append(shown - t0)
+                samples["nginx_seek"].append(seek)
+                await page.close()
+                async with serve(base / f"svc-{rep}") as (client, auth, _):
+                    page = await browser.new_page()
+                    t0 = time.time()
+                    url = await add_and_url(client, auth, magnet, lay.index)
+                    shown, seek = await play(page, url)
+                    samples["first_frame"].append(shown - t0)
+                    samples["seek"].append(seek)
+                    await page.close()
+                print(f"rep {rep}: { ({k: round(v[-1], 3) for k, v in samples.items()}) }", file=sys.stderr, flush=True)
+            await browser.close()
+    finally:
+        nginx.close()
+        seeder.close()
+        tracker.close()
+    out: dict[str, Any] = {"clip": f"{seconds} s 720p30 VP8 {lay.size / 2**20:.1f} MiB", "piece_kib": piece_kib}
+    for key, values in samples.items():
+        out[key] = {"median_ms": round(statistics.median(values) * 1000), "min_ms": round(min(values) * 1000),
+                    "max_ms": round(max(values) * 1000)}  # fmt: skip
+    return out
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=30)
+    parser.add_argument("--piece-kib", type=int, default=1024)
+    parser.add_argument("--reps", type=int, default=3)
+    args = parser.parse_args()
+    print(json.dumps(asyncio.run(main(args.seconds, args.piece_kib, args.reps)), indent=2))

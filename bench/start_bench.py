@@ -1,0 +1,209 @@
+"""Stream start as a user waits for it (by hand, never in CI): the clock starts at the add-torrent API
+call (a magnet whose tracker answers with a loopback seeder), over HTTP, with a fresh service per run;
+beside a raw libtorrent reader added by the same magnet in the same run, runs alternating.
+
+Run: ``uv run python bench/start_bench.py [--piece-kib 1024 32] [--mib 64] [--reps 3] [--seed-rate-mib 0]``
+Prints one JSON document: per piece size, each figure's samples for (a) raw and (c) the service.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import libtorrent as lt
+import uvicorn
+from fastapi import FastAPI
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent), str(HERE.parent / "src")]
+
+from stream_bench import Seeder, free_port, make_media, make_torrent  # noqa: E402
+from stream_workers import RAW_SETTINGS, Layout  # noqa: E402
+from tests.support import TEST_ENCRYPTION_KEYS, TEST_SECRET_KEY  # noqa: E402
+from tracker import Tracker  # noqa: E402
+
+from torrent_streamer.app import create_app  # noqa: E402
+from torrent_streamer.core import migrate  # noqa: E402
+from torrent_streamer.core.config import Settings  # noqa: E402
+
+MiB = 1024 * 1024
+FIRST = 16 * MiB
+SEEK_AT = 0.6
+PASSWORD = f"Tq9!{secrets.token_urlsafe(12)}-zK"
+
+
+# -- (a) raw libtorrent reader ----------------------------------------------------------------
+def _wait(ses: lt.session, want: Any, timeout: float = 60) -> list[Any]:
+    """Pop alerts until `want(alert)` holds for one; returns the matching alerts seen."""
+    end, hits = time.monotonic() + timeout, []
+    while time.monotonic() < end:
+        if ses.wait_for_alert(200):
+            for a in ses.pop_alerts():
+                if want(a):
+                    hits.append(a)
+            if hits:
+                return hits
+    raise TimeoutError("alert did not come")
+
+
+def raw_run(magnet: str, lay: Layout, work: Path) -> dict[str, float]:
+    ses = lt.session({**RAW_SETTINGS, "alert_mask": int(RAW_SETTINGS["alert_mask"] | lt.alert_category.status)})
+    flags = lt.deadline_flags_t.alert_when_available
+    t0 = time.perf_counter()
+    atp = lt.parse_magnet_uri(magnet)
+    atp.save_path = str(work)
+    atp.flags &= ~(lt.torrent_flags.auto_managed | lt.torrent_flags.paused)
+    h = ses.add_torrent(atp)
+    _wait(ses, lambda a: isinstance(a, lt.metadata_received_alert))
+    meta = time.perf_counter() - t0
+    h.prioritize_files([4 if i == lay.index else 0 for i in range(lay.num_files)])
+    _wait(ses, lambda a: isinstance(a, lt.file_prio_alert))
+    out: dict[str, float] = {"meta": meta}
+    want = list(range(lay.first, min(lay.last, lay.piece_of(FIRST - 1)) + 1))
+    for k, p in enumerate(want):
+        h.set_piece_deadline(p, k, flags)
+    got: set[int] = set()
+    while len(got) < len(want):
+        for a in _wait(ses, lambda a: isinstance(a, lt.read_piece_alert)):
+            got.add(a.piece)
+            if a.piece == want[0] and "ttfb" not in out:
+                out["ttfb"] = time.perf_counter() - t0
+    out["first16"] = time.perf_counter() - t0
+    h.clear_piece_deadlines()
+    seek = lay.piece_of(int(lay.size * SEEK_AT))
+    began = time.perf_counter()
+    h.set_piece_deadline(seek, 0, flags)
+    _wait(ses, lambda a: isinstance(a, lt.read_piece_alert) and a.piece == seek)
+    out["seek"] = time.perf_counter() - began
+    ses.pause()
+    del ses
+    return out
+
+
+# -- (c) the service over HTTP ----------------------------------------------------------------
+@asynccontextmanager
+async def serve(work: Path, **overrides: Any) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, str], FastAPI]]:
+    """A fresh service (empty database, engine and download dir) under uvicorn; a signed-in client."""
+    db = f"sqlite+aiosqlite:///{work / 'bench.db'}"
+    await asyncio.to_thread(migrate.upgrade, db)
+    port = free_port()
+    settings = Settings(
+        data_dir=work / "data",
+        database_url=db,
+        secret_key=TEST_SECRET_KEY,
+        encryption_keys=TEST_ENCRYPTION_KEYS,
+        engine="libtorrent",
+        engine_listen_interfaces="127.0.0.1:0",
+        engine_enable_dht=False,
+        engine_allow_private_networks=True,
+        rate_limit_enabled=False,
+        **overrides,
+    )
+    app = create_app(settings)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    serving = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
+        await asyncio.sleep(0.01)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
+            email = "bench@example.test"
+            registered = await client.post("/api/v1/auth/register", json={"email": email, "password": PASSWORD})
+            assert registered.status_code == 201, registered.text
+            login = (await client.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})).json()
+            yield client, {"Authorization": f"Bearer {login['access_token']}"}, app
+    finally:
+        server.should_exit = True
+        await serving
+
+
+async def add_and_url(client: httpx.AsyncClient, auth: dict[str, str], magnet: str, index: int) -> str:
+    """What a user does: add the magnet, ask for the file's stream URL."""
+    added = await client.post("/api/v1/torrents", headers=auth, json={"magnet": magnet})
+    assert added.status_code == 201, added.text
+    stream = await client.post(f"/api/v1/torrents/{added.json()['id']}/files/{index}/stream", headers=auth)
+    assert stream.status_code == 200, stream.text
+    return str(stream.json()["url"])
+
+
+async def service_run(magnet: str, lay: Layout, work: Path) -> dict[str, float]:
+    out: dict[str, float] = {}
+    async with serve(work) as (client, auth, _):
+        t0 = time.perf_counter()
+        url = await add_and_url(client, auth, magnet, lay.index)
+        out["meta"] = time.perf_counter() - t0  # added, metadata in, stream URL issued
+        total = 0
+        async with client.stream("GET", url, headers={"Range": f"bytes=0-{FIRST - 1}"}) as response:
+            async for chunk in response.aiter_raw():
+                if not total:
+                    out["ttfb"] = time.perf_counter() - t0
+                total += len(chunk)
+        assert total == min(FIRST, lay.size)
+        out["first16"] = time.perf_counter() - t0
+        began = time.perf_counter()
+        start = int(lay.size * SEEK_AT)
+        async with client.stream("GET", url, headers={"Range": f"bytes={start}-"}) as response:
+            async for _ in response.aiter_raw():
+                out["seek"] = time.perf_counter() - began
+                break
+    return out
+
+
+def summary(samples: list[float]) -> dict[str, float]:
+    return {"median_ms": round(statistics.median(samples) * 1000, 1), "min_ms": round(min(samples) * 1000, 1),
+            "max_ms": round(max(samples) * 1000, 1)}  # fmt: skip
+
+
+async def main(pieces_kib: list[int], mib: int, reps: int, seed_rate_mib: int) -> dict[str, Any]:
+    base = Path(tempfile.mkdtemp(prefix="start-bench-"))
+    make_media(base / "media", mib * MiB, seconds=max(1, mib))  # 1 MiB/s of "playback"
+    report: dict[str, Any] = {"file_mib": mib, "reps": reps, "seed_rate_mib_s": seed_rate_mib or "unthrottled"}
+    for kib in pieces_kib:
+        tracker = Tracker([])
+        torrent = make_torrent(base / "media", kib * 1024, tracker.url)
+        seeder = Seeder(base / "media", torrent)
+        if seed_rate_mib:
+            seeder.throttle(seed_rate_mib * MiB)
+        tracker.peers = [("127.0.0.1", seeder.port)]
+        lay = Layout(torrent)
+        ih = str(lt.torrent_info(torrent).info_hashes().v1)
+        magnet = f"magnet:?xt=urn:btih:{ih}&dn=Bench&tr={quote(tracker.url, safe='')}"
+        runs: dict[str, list[dict[str, float]]] = {"raw": [], "service": []}
+        for rep in range(reps):
+            work = base / f"run-{kib}-{rep}"
+            runs["raw"].append(await asyncio.to_thread(raw_run, magnet, lay, work / "raw"))
+            (work / "svc").mkdir(parents=True)
+            runs["service"].append(await service_run(magnet, lay, work / "svc"))
+            print(f"{kib} KiB rep {rep}: {runs['raw'][-1]} {runs['service'][-1]}", file=sys.stderr, flush=True)
+        figures: dict[str, Any] = {}
+        for key in ("meta", "ttfb", "first16", "seek"):
+            raw = [r[key] for r in runs["raw"]]
+            svc = [r[key] for r in runs["service"]]
+            figures[key] = {"raw": summary(raw), "service": summary(svc),
+                            "ratio_median": round(statistics.median(svc) / statistics.median(raw), 2)}  # fmt: skip
+        report[f"{kib}_kib_pieces"] = figures
+        seeder.close()
+        tracker.close()
+    return report
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--piece-kib", type=int, nargs="+", default=[1024, 32])
+    parser.add_argument("--mib", type=int, default=64)
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--seed-rate-mib", type=int, default=0)
+    args = parser.parse_args()
+    print(json.dumps(asyncio.run(main(args.piece_kib, args.mib, args.reps, args.seed_rate_mib)), indent=2))
