@@ -139,13 +139,26 @@ def generate(path: Path, rows: int, seed: int = 7) -> None:
             )
 
 
-async def pg_database(name: str, *, drop: bool = False) -> str:
+async def _exists(kind: str, name: str) -> bool:
+    if kind == "sqlite":
+        return Path(name).exists()
     import asyncpg  # type: ignore[import-untyped]
 
     connection = await asyncpg.connect(PG_ADMIN_DSN)
     try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if not drop:
+        return bool(await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name))
+    finally:
+        await connection.close()
+
+
+async def pg_database(name: str, *, drop: bool = False, create: bool = True) -> str:
+    import asyncpg
+
+    connection = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        if create or drop:
+            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if create and not drop:
             await connection.execute(f'CREATE DATABASE "{name}"')
     finally:
         await connection.close()
@@ -158,14 +171,23 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-async def run_one(kind: str, csv_path: Path, rows: int, rounds: int, workdir: Path) -> dict[str, Any]:
-    url = await pg_database("ts_bench_catalog") if kind == "postgres" else f"sqlite+aiosqlite:///{workdir / 'b.db'}"
+async def run_one(
+    kind: str, csv_path: Path, rows: int, rounds: int, workdir: Path, keep: str | None = None
+) -> dict[str, Any]:
+    """Import (unless ``keep`` names an existing database or SQLite file) and time the query mix."""
+    reuse = keep is not None and await _exists(kind, keep)
+    if kind == "postgres":
+        url = await pg_database(keep or "ts_bench_catalog", create=not reuse)
+    else:
+        url = f"sqlite+aiosqlite:///{keep or workdir / 'b.db'}"
     per_query: dict[str, list[float]] = {}
     await asyncio.to_thread(migrate.upgrade, url)
     engine = create_engine(url, pool_size=2)
     sessions = create_sessionmaker(engine)
     started = time.perf_counter()
-    report = await import_file(sessions, csv_path, "csv", now=Clock().now())
+    imported = rows
+    if not reuse:
+        imported = (await import_file(sessions, csv_path, "csv", now=Clock().now())).imported
     import_seconds = time.perf_counter() - started
     await vacuum_analyze(engine)
     key, box = cursor_key(secrets.token_urlsafe(32)), SecretBox(new_encryption_key_entry())
@@ -185,11 +207,11 @@ async def run_one(kind: str, csv_path: Path, rows: int, rounds: int, workdir: Pa
                     latencies["reference"].append((t2 - t1) * 1000)
                 await session.rollback()
     await engine.dispose()
-    if kind == "postgres":
+    if kind == "postgres" and keep is None:
         await pg_database("ts_bench_catalog", drop=True)
     for name, values in per_query.items():
         print(f"  {kind} {name}: median {statistics.median(values):.1f} ms", flush=True)
-    result: dict[str, Any] = {"db": kind, "rows": report.imported, "import_rows_per_s": rows / import_seconds}
+    result: dict[str, Any] = {"db": kind, "rows": imported, "import_rows_per_s": 0 if reuse else rows / import_seconds}
     for name, values in latencies.items():
         result[name] = {p: percentile(values, p / 100) for p in (50, 95, 99)} | {"mean": statistics.mean(values)}
     return result
@@ -200,18 +222,24 @@ async def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--db", action="append", choices=["postgres", "sqlite"])
     parser.add_argument("--rounds", type=int, default=20, help="passes over the query mix")
+    parser.add_argument(
+        "--keep",
+        metavar="NAME",
+        help="keep the loaded database (PostgreSQL name or SQLite path) and reuse it when it exists",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         csv_path = workdir / "dump.csv"
         t0 = time.perf_counter()
-        generate(csv_path, args.rows)
+        if args.keep is None or not all([await _exists(k, args.keep) for k in args.db or ["postgres", "sqlite"]]):
+            generate(csv_path, args.rows)
         print(f"generated {args.rows} rows in {time.perf_counter() - t0:.1f}s", flush=True)
         print(f"machine: {platform.platform()}, {os.cpu_count()} cores, python {platform.python_version()}")
         print("| database | rows | import rows/s | search p50 ms | p95 | p99 | reference (pk lookup) p50 / p95 ms |")
         print("|---|---|---|---|---|---|---|")
         for kind in args.db or ["postgres", "sqlite"]:
-            r = await run_one(kind, csv_path, args.rows, args.rounds, workdir)
+            r = await run_one(kind, csv_path, args.rows, args.rounds, workdir, args.keep)
             s, ref = r["search"], r["reference"]
             print(
                 f"| {kind} | {r['rows']} | {r['import_rows_per_s']:.0f} | {s[50]:.1f} | {s[95]:.1f} | {s[99]:.1f} "

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from torrent_streamer.catalog import repository
+from torrent_streamer.catalog import repository, work_service
 from torrent_streamer.catalog.cursor import CursorError, decode_cursor, encode_cursor
 from torrent_streamer.catalog.errors import (
     AlreadyReported,
@@ -195,6 +195,7 @@ async def submit(session: AsyncSession, data: CatalogEntryCreate, *, actor: Acto
         created_at=now,
         updated_at=now,
     )
+    await work_service.parse_entry(session, entry, now)
     session.add(entry)
     await session.flush()
     _audit(session, now, "catalog.submit", actor, entry.id)
@@ -235,6 +236,7 @@ async def moderate(
     entry.status = target
     entry.updated_at = now
     resolved = await repository.resolve_reports(session, entry_id, now)
+    await work_service.refresh_after_change(session, [entry])
     details = {"from": previous.value, "to": target.value, "resolved_reports": resolved}
     if note:
         details["note"] = clean_text(note)[:500]
