@@ -19,7 +19,7 @@ from tests.integration.catalog_helpers import add_entries, db_session, entry
 from torrent_streamer.catalog import work_service
 from torrent_streamer.catalog.magnet import build_magnet
 from torrent_streamer.catalog.models import CatalogEntry, CatalogWork
-from torrent_streamer.catalog.scrape import Scraper, ScrapeError, bdecode, scrape_url, trackers_of
+from torrent_streamer.catalog.scrape import ScrapeError, Scraper, bdecode, scrape_url, trackers_of
 from torrent_streamer.catalog.scrape_job import scrape_round
 from torrent_streamer.core.db import create_sessionmaker
 
@@ -132,14 +132,19 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
 
 
 def scraper(http: httpx.AsyncClient, *, allow_private: bool = True, timeout: float = 2.0, **kw: Any) -> Scraper:
-    return Scraper(http=http, allow_private=allow_private, timeout=timeout, concurrency=2, requests_per_second=100, **kw)
+    return Scraper(
+        http=http, allow_private=allow_private, timeout=timeout, concurrency=2, requests_per_second=100, **kw
+    )
 
 
 def test_pure_helpers() -> None:
     assert scrape_url("http://t.example/announce") == "http://t.example/scrape"
     assert scrape_url("http://t.example/x/announce.php?k=1") == "http://t.example/x/scrape.php?k=1"
     assert scrape_url("http://t.example/a") is None
-    magnet = build_magnet("11" * 20, "x") + "&tr=udp%3A%2F%2Ft%3A1%2Fannounce&tr=ftp%3A%2F%2Fx&tr=udp%3A%2F%2Ft%3A1%2Fannounce"
+    magnet = (
+        build_magnet("11" * 20, "x")
+        + "&tr=udp%3A%2F%2Ft%3A1%2Fannounce&tr=ftp%3A%2F%2Fx&tr=udp%3A%2F%2Ft%3A1%2Fannounce"
+    )
     assert trackers_of(magnet) == ["udp://t:1/announce"]
     assert bdecode(b"d5:filesd1:xi3eee") == {b"files": {b"x": 3}}
     for bad in (b"", b"i12", b"d1:x", b"l" * 100, b"5:ab", b"d i1e i2e e"):
@@ -152,12 +157,18 @@ async def test_http_and_udp_trackers_report_seeders_and_leechers(http: httpx.Asy
         for tracker in (web.announce, udp.announce):
             found = await scraper(http).scrape(tracker, list(SWARMS))
             assert {h: (s.seeders, s.leechers) for h, s in found.items()} == SWARMS
-        assert web.requests and web.requests[0].startswith("GET /scrape?info_hash=")
+        assert web.requests
+        assert web.requests[0].startswith("GET /scrape?info_hash=")
 
 
 async def test_hanging_and_garbage_trackers_fail_cleanly_and_back_off(http: httpx.AsyncClient) -> None:
-    async with HttpTracker("hang") as slow, UdpTracker("hang") as mute, HttpTracker("garbage") as junk:
-        async with UdpTracker("garbage") as noise:
+    async with (
+        HttpTracker("hang") as slow,
+        UdpTracker("hang") as mute,
+        HttpTracker("garbage") as junk,
+        UdpTracker("garbage") as noise,
+    ):
+        if True:
             s = scraper(http, timeout=0.3)
             for tracker, status in ((slow.announce, "timeout"), (mute.announce, "timeout")):
                 with pytest.raises(ScrapeError) as failed:
@@ -170,7 +181,8 @@ async def test_hanging_and_garbage_trackers_fail_cleanly_and_back_off(http: http
             packets = noise.packets
             with pytest.raises(ScrapeError) as again:
                 await s.scrape(noise.announce, list(SWARMS))
-            assert again.value.status == "backoff" and noise.packets == packets  # nothing sent while backing off
+            assert again.value.status == "backoff"
+            assert noise.packets == packets  # nothing sent while backing off
 
 
 async def test_private_addresses_are_refused_by_default(http: httpx.AsyncClient) -> None:
@@ -184,7 +196,8 @@ async def test_private_addresses_are_refused_by_default(http: httpx.AsyncClient)
         with pytest.raises(ScrapeError) as rebound:
             await named.scrape("udp://tracker.example.org:6969/announce", list(SWARMS))
         assert rebound.value.status == "blocked"
-        assert web.requests == [] and udp.packets == 0
+        assert web.requests == []
+        assert udp.packets == 0
 
 
 async def test_a_job_round_refreshes_health_and_reranks_works(http: httpx.AsyncClient, clean_db: str) -> None:
@@ -205,6 +218,7 @@ async def test_a_job_round_refreshes_health_and_reranks_works(http: httpx.AsyncC
         session.expire_all()
         fresh = {e.info_hash_v1: e for e in (await session.execute(select(CatalogEntry))).scalars()}
         assert (fresh["11" * 20].seeders, fresh["22" * 20].seeders) == (120, 0)
-        assert fresh["11" * 20].health_checked_at == now and fresh["22" * 20].health == 0
+        assert fresh["11" * 20].health_checked_at == now
+        assert fresh["22" * 20].health == 0
         [work] = (await session.execute(select(CatalogWork))).scalars()
         assert work.best_entry_id == fresh["11" * 20].id  # the live swarm is the best release now

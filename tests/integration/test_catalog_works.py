@@ -60,7 +60,8 @@ async def test_releases_of_one_work_group_and_accents_do_not_matter(session: Asy
         page = await works(session, q=query)
         assert [(w.title, w.year, w.kind, w.release_count) for w in page.items] == [("Amélie", 2001, "movie", 3)]
     [work] = (await works(session, q="amelie")).items
-    assert work.best_release is not None and work.best_release.name.startswith("Amélie.2001.1080p")
+    assert work.best_release is not None
+    assert work.best_release.name.startswith("Amélie.2001.1080p")
     assert (await works(session, q="miserables")).items[0].title == "Les Misérables"
 
 
@@ -69,7 +70,7 @@ async def test_shows_group_by_season_and_episode_and_anime_numbering(session: As
     shape = sorted((w.season, w.episode or 0, w.release_count) for w in page.items)
     assert shape == [(2, 0, 1), (2, 3, 2), (2, 4, 1)]  # the season pack is its own work
     [e3] = (await works(session, q="the bear", season=2, episode=3)).items
-    assert e3.kind == "show" and e3.release_count == 2
+    assert (e3.kind, e3.release_count) == ("show", 2)
     [anime] = (await works(session, q="frieren", episode=12)).items
     assert (anime.title, anime.season, anime.episode) == ("Frieren", None, 12)
 
@@ -81,7 +82,9 @@ async def test_healthy_release_ranks_above_a_dead_one_and_dead_works_sink(sessio
     assert names[0].startswith("Amélie.2001.1080p")
     page = await works(session, q="interstellar")
     assert [w.title for w in page.items] == ["Interstellar", "Interstellar Wars"]
-    assert page.items[0].best_release is not None and page.items[0].best_release.seeders == 400
+    best = page.items[0].best_release
+    assert best is not None
+    assert best.seeders == 400
 
 
 async def test_release_sorts_and_filters(session: AsyncSession) -> None:
@@ -111,7 +114,8 @@ async def test_works_and_releases_page_by_cursor_without_repeats(session: AsyncS
     first = await releases(session, work.id, limit=2)
     assert first.next_cursor is not None
     rest = await releases(session, work.id, limit=2, cursor=first.next_cursor)
-    assert len({r.id for r in first.items + rest.items}) == 3 and rest.next_cursor is None
+    assert len({r.id for r in first.items + rest.items}) == 3
+    assert rest.next_cursor is None
     with pytest.raises(InvalidCursor):
         await releases(session, work.id, limit=2, sort="size", cursor=first.next_cursor)  # another query
     with pytest.raises(InvalidCursor):
@@ -119,7 +123,7 @@ async def test_works_and_releases_page_by_cursor_without_repeats(session: AsyncS
 
 
 async def test_a_typo_still_finds_the_work(session: AsyncSession) -> None:
-    assert [w.title for w in (await works(session, q="interstelar")).items][0] == "Interstellar"
+    assert next(w.title for w in (await works(session, q="interstelar")).items) == "Interstellar"
 
 
 async def test_pending_releases_do_not_count(session: AsyncSession) -> None:
@@ -147,9 +151,7 @@ async def test_works_over_http_contract_permissions_and_playable(client: httpx.A
     contract |= {"languages", "group", "season", "episode", "seeders", "leechers", "health_checked_at"}
     assert set(release) >= contract | {"size_bytes", "playable"}
     safari = {**user.headers, "user-agent": "Mozilla/5.0 (Macintosh) AppleWebKit/605 Version/17 Safari/605.1.15"}
-    hevc = await client.get(
-        f"/api/v1/catalog/works/{work['id']}/releases", params={"codec": "hevc"}, headers=safari
-    )
+    hevc = await client.get(f"/api/v1/catalog/works/{work['id']}/releases", params={"codec": "hevc"}, headers=safari)
     assert hevc.json()["items"][0]["playable"] == "remux"  # HEVC plays on Safari, Matroska does not
     chromium_hevc = await client.get(
         f"/api/v1/catalog/works/{work['id']}/releases", params={"codec": "hevc"}, headers=user.headers

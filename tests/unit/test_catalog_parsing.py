@@ -28,7 +28,16 @@ MOVIES = [
 ]
 # (tail after the year, resolution, source, video codec, hdr, audio codec, channels, group)
 MOVIE_TAILS = [
-    ("2160p.UHD.BluRay.x265.10bit.HDR.DTS-HD.MA.7.1-SWTYBLZ", "2160p", "BluRay", "hevc", "hdr10", "dts-hd", "7.1", "SWTYBLZ"),
+    (
+        "2160p.UHD.BluRay.x265.10bit.HDR.DTS-HD.MA.7.1-SWTYBLZ",
+        "2160p",
+        "BluRay",
+        "hevc",
+        "hdr10",
+        "dts-hd",
+        "7.1",
+        "SWTYBLZ",
+    ),
     ("1080p.BluRay.x264.DTS-FGT", "1080p", "BluRay", "h264", None, "dts", None, "FGT"),
     ("720p.BRRip.x264.AAC-ETRG", "720p", "BDRip", "h264", None, "aac", None, "ETRG"),
     ("1080p.WEB-DL.DDP5.1.H.264-NTG", "1080p", "WEB-DL", "h264", None, "eac3", "5.1", "NTG"),
@@ -129,7 +138,14 @@ def corpus() -> list[Any]:
             }
             cases.append(pytest.param(shape.format(t=raw), expected, id=shape.format(t=raw)))
     for name, title, episode, res, group in ANIME:
-        expected = {"title": title, "kind": "show", "season": None, "episode": episode, "resolution": res, "group": group}
+        expected = {
+            "title": title,
+            "kind": "show",
+            "season": None,
+            "episode": episode,
+            "resolution": res,
+            "group": group,
+        }
         cases.append(pytest.param(name, expected, id=name))
     for case in LANGUAGES:
         name, title, languages = case.values if isinstance(case, ParameterSet) else case

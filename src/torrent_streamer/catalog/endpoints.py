@@ -22,6 +22,7 @@ from torrent_streamer.catalog.dependencies import (
     TorznabDep,
 )
 from torrent_streamer.catalog.models import CatalogEntry, Indexer
+from torrent_streamer.catalog.playable import profile_for
 from torrent_streamer.catalog.schemas import (
     CatalogEntryCreate,
     CatalogEntryPublic,
@@ -37,7 +38,6 @@ from torrent_streamer.catalog.schemas import (
     WorkPage,
     WorkSearchParams,
 )
-from torrent_streamer.catalog.playable import profile_for
 from torrent_streamer.catalog.service import Actor
 from torrent_streamer.core.deps import ClockDep, ServicesDep, SessionDep, client_ip, enforce_limit, ip_rate_limit
 from torrent_streamer.core.errors import problem_responses

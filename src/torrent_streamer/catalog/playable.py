@@ -21,12 +21,17 @@ class ClientProfile:
 
 
 _WEB_AUDIO = frozenset({"aac", "mp3", "opus", "flac", "vorbis"})
-SAFARI = ClientProfile("safari", frozenset({"h264", "hevc"}), frozenset({"aac", "mp3", "ac3", "eac3", "flac"}), frozenset({"mp4"}))
+SAFARI = ClientProfile(
+    "safari", frozenset({"h264", "hevc"}), frozenset({"aac", "mp3", "ac3", "eac3", "flac"}), frozenset({"mp4"})
+)
 CHROMIUM = ClientProfile("chromium", frozenset({"h264", "vp9", "av1"}), _WEB_AUDIO, frozenset({"mp4", "webm"}))
 FIREFOX = ClientProfile("firefox", frozenset({"h264", "vp9", "av1"}), _WEB_AUDIO, frozenset({"mp4", "webm"}))
 # Android's MediaCodec and smart TVs decode HEVC in hardware and demux Matroska.
 ANDROID = ClientProfile(
-    "android", frozenset({"h264", "hevc", "vp9", "av1"}), _WEB_AUDIO | {"ac3", "eac3"}, frozenset({"mp4", "webm", "mkv"})
+    "android",
+    frozenset({"h264", "hevc", "vp9", "av1"}),
+    _WEB_AUDIO | {"ac3", "eac3"},
+    frozenset({"mp4", "webm", "mkv"}),
 )
 # Release names seldom say the container: P2P/scene video releases are Matroska unless the name says otherwise.
 DEFAULT_CONTAINER = "mkv"
@@ -43,7 +48,9 @@ def profile_for(user_agent: str | None) -> ClientProfile:
     return CHROMIUM
 
 
-def playable(video_codec: str | None, audio_codec: str | None, profile: ClientProfile, container: str | None = None) -> str:
+def playable(
+    video_codec: str | None, audio_codec: str | None, profile: ClientProfile, container: str | None = None
+) -> str:
     """``direct`` | ``remux`` | ``transcode`` | ``unknown`` for one release on one client profile."""
     if video_codec is None:
         return "unknown"

@@ -54,7 +54,7 @@ def scrape_url(announce: str) -> str | None:
     head, _, last = parts.path.rpartition("/")
     if not last.startswith("announce"):
         return None
-    return urlunsplit(parts._replace(path=f"{head}/scrape{last[len('announce'):]}"))
+    return urlunsplit(parts._replace(path=f"{head}/scrape{last[len('announce') :]}"))
 
 
 # ---------------------------------------------------------------- bencode (scrape answers only)

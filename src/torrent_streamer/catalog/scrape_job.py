@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from torrent_streamer.catalog import work_repository
 from torrent_streamer.catalog.health import health_score
 from torrent_streamer.catalog.models import CatalogEntry, EntryStatus
-from torrent_streamer.catalog.scrape import Scraper, ScrapeError, Swarm, trackers_of
+from torrent_streamer.catalog.scrape import ScrapeError, Scraper, Swarm, trackers_of
 
 log = structlog.get_logger(__name__)
 
@@ -83,5 +83,5 @@ async def run_forever(
             await scrape_round(sessionmaker, scraper, now=now(), batch=batch)
         except asyncio.CancelledError:
             raise
-        except Exception:  # noqa: BLE001 - the job must outlive one bad round (database restart, …)
+        except Exception:
             log.exception("catalog.scrape.round_failed")

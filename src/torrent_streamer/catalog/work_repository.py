@@ -78,7 +78,9 @@ async def assign_works(session: AsyncSession, parsed: Sequence[ParsedRelease], n
             },
         )
     insert = postgresql.insert if dialect_of(session) == "postgresql" else sqlite.insert
-    await session.execute(insert(CatalogWork).on_conflict_do_nothing(index_elements=[CatalogWork.key]), list(rows.values()))
+    await session.execute(
+        insert(CatalogWork).on_conflict_do_nothing(index_elements=[CatalogWork.key]), list(rows.values())
+    )
     found = await session.execute(sa.select(CatalogWork.key, CatalogWork.id).where(CatalogWork.key.in_(list(rows))))
     ids = {key: work_id for key, work_id in found.all()}
     return [ids[p.work_key[:400]] for p in parsed]
@@ -90,10 +92,7 @@ async def refresh_works(session: AsyncSession, work_ids: Iterable[uuid.UUID | No
     entry = sa.orm.aliased(CatalogEntry)
     approved = sa.and_(entry.work_id == CatalogWork.id, entry.status == EntryStatus.approved)
     best = (
-        sa.select(entry.id)
-        .where(approved)
-        .order_by(entry.health.desc(), entry.seeders.desc(), entry.id.asc())
-        .limit(1)
+        sa.select(entry.id).where(approved).order_by(entry.health.desc(), entry.seeders.desc(), entry.id.asc()).limit(1)
     )
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
@@ -254,13 +253,19 @@ def release_sort_key(sort: str) -> sa.ColumnElement[int]:
     return CatalogEntry.health.expression
 
 
-async def list_releases(session: AsyncSession, work_id: uuid.UUID, flt: ReleaseFilter) -> list[tuple[CatalogEntry, int]]:
+async def list_releases(
+    session: AsyncSession, work_id: uuid.UUID, flt: ReleaseFilter
+) -> list[tuple[CatalogEntry, int]]:
     """Approved releases of one work, by ``flt.sort`` (DESC, then id), keyset-paged, ``limit + 1`` rows."""
     key = release_sort_key(flt.sort)
     stmt = sa.select(CatalogEntry, key.label("k")).where(
         CatalogEntry.work_id == work_id, *_release_conditions(CatalogEntry, flt)
     )
-    for column, value in ((CatalogEntry.season, flt.season), (CatalogEntry.episode, flt.episode), (CatalogEntry.year, flt.year)):
+    for column, value in (
+        (CatalogEntry.season, flt.season),
+        (CatalogEntry.episode, flt.episode),
+        (CatalogEntry.year, flt.year),
+    ):
         if value is not None:
             stmt = stmt.where(column == value)
     if flt.after is not None:
