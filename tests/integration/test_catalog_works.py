@@ -3,20 +3,28 @@ relevance × swarm health (dead swarms sink), filters, keyset paging, and the HT
 
 from __future__ import annotations
 
+import json
 import secrets
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from typer.testing import CliRunner
 
+from tests import support
 from tests.auth_helpers import register_and_login
 from tests.integration.catalog_helpers import CURSOR_KEY, EPOCH, add_entries, db_session, entry
 from torrent_streamer.catalog import work_service
 from torrent_streamer.catalog.errors import InvalidCursor
-from torrent_streamer.catalog.models import EntryStatus
+from torrent_streamer.catalog.importer import import_file
+from torrent_streamer.catalog.models import CatalogWork, EntryStatus
 from torrent_streamer.catalog.playable import CHROMIUM, ClientProfile
 from torrent_streamer.catalog.schemas import ReleaseListParams, ReleasePage, WorkPage, WorkSearchParams
+from torrent_streamer.cli import app, register_domain_commands
+from torrent_streamer.core.db import create_sessionmaker
 
 RELEASES = [
     ("Amélie.2001.1080p.BluRay.DD5.1.x264-FOO", 120, 4),
@@ -163,3 +171,49 @@ async def test_works_over_http_contract_permissions_and_playable(client: httpx.A
         response = await client.get("/api/v1/catalog/works", params=bad, headers=user.headers)
         assert response.status_code in (400, 422), (bad, response.text)
         assert response.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_import_parses_and_groups_and_a_reimport_keeps_one_work(clean_db: str, tmp_path: Path) -> None:
+    dump = tmp_path / "dump.jsonl"
+    hashes = [secrets.token_hex(20) for _ in range(3)]
+    names = ["Dune.2021.2160p.WEB-DL.DDP5.1.HDR.HEVC-A", "Dune.2021.1080p.BluRay.x264-B", "The.Bear.S02E03.720p.HDTV-C"]
+    rows = [{"infohash": h, "name": n, "size_bytes": 5, "seeders": 3} for h, n in zip(hashes, names, strict=True)]
+    dump.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    engine = support.engine_for(clean_db)
+    try:
+        for _ in range(2):  # a re-run updates in place: still two works, no duplicates
+            await import_file(create_sessionmaker(engine), dump, "jsonl", now=EPOCH)
+    finally:
+        await engine.dispose()
+    async with db_session(clean_db) as session:
+        found = {w.title: w for w in (await session.execute(select(CatalogWork))).scalars()}
+        assert {t: (w.kind, w.release_count) for t, w in found.items()} == {
+            "Dune": ("movie", 2),
+            "The Bear": ("show", 1),
+        }
+        [dune] = (await works(session, q="dune", resolution="2160p")).items
+        [uhd] = (await releases(session, dune.id, resolution="2160p")).items
+        assert (uhd.hdr, uhd.video_codec, uhd.audio_codec, uhd.audio_channels) == ("hdr10", "hevc", "eac3", "5.1")
+
+
+def test_the_backfill_command_parses_old_rows(clean_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def seed() -> None:
+        async with db_session(clean_db) as session:
+            await add_entries(session, entry("Amélie.2001.1080p.BluRay.x264-FOO"), entry("Amelie.2001.720p-BAR"))
+
+    support.run(seed())
+    monkeypatch.setenv("TS_DATABASE_URL", clean_db)
+    monkeypatch.setenv("TS_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("TS_SECRET_KEY", support.TEST_SECRET_KEY)
+    monkeypatch.setenv("TS_ENCRYPTION_KEYS", support.TEST_ENCRYPTION_KEYS)
+    if not any(group.name == "catalog" for group in app.registered_groups):
+        register_domain_commands()
+    result = CliRunner().invoke(app, ["catalog", "backfill", "--batch-size", "1"])
+    assert result.exit_code == 0, result.output
+    assert "parsed 2 entries" in result.output
+
+    async def check() -> list[tuple[str, int]]:
+        async with db_session(clean_db) as session:
+            return [(w.title, w.release_count) for w in (await session.execute(select(CatalogWork))).scalars()]
+
+    assert support.run(check()) == [("Amélie", 2)]
