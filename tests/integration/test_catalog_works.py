@@ -199,7 +199,9 @@ async def test_import_parses_and_groups_and_a_reimport_keeps_one_work(clean_db: 
 def test_the_backfill_command_parses_old_rows(clean_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     async def seed() -> None:
         async with db_session(clean_db) as session:
-            await add_entries(session, entry("Amélie.2001.1080p.BluRay.x264-FOO"), entry("Amelie.2001.720p-BAR"))
+            await add_entries(
+                session, entry("Amélie.2001.1080p.BluRay.x264-FOO", seeders=50), entry("Amelie.2001.720p-BAR")
+            )
 
     support.run(seed())
     monkeypatch.setenv("TS_DATABASE_URL", clean_db)

@@ -97,10 +97,15 @@ async def search_torrents(
     session: SessionDep,
     torznab: TorznabDep,
     cursor_key: CursorKeyDep,
+    clock: ClockDep,
 ) -> SearchPage:
     """Search approved catalog entries (and, on the first page, the configured Torznab indexers)."""
     await limit_user(services, "catalog_search_user", SEARCH_LIMIT_PER_USER, principal)
-    return await service.search(session, params, cursor_key=cursor_key, torznab=torznab, box=services.secret_box)
+    page = await service.search(
+        session, params, cursor_key=cursor_key, torznab=torznab, box=services.secret_box, now=clock.now()
+    )
+    await session.commit()  # swarm numbers the indexers reported for known entries
+    return page
 
 
 @router.get(

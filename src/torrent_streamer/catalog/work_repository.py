@@ -279,3 +279,21 @@ async def unparsed_batch(session: AsyncSession, version: int, limit: int) -> lis
     """Entries parsed by an older parser (or never), for the backfill."""
     stmt = sa.select(CatalogEntry).where(CatalogEntry.parse_version < version).order_by(CatalogEntry.id).limit(limit)
     return list((await session.execute(stmt)).scalars())
+
+
+async def refresh_swarms(session: AsyncSession, swarms: dict[str, tuple[int, int]], now: datetime) -> None:
+    """Swarm numbers an indexer reported for entries the catalog holds (by v1 or v2 info-hash)."""
+    from torrent_streamer.catalog.health import health_score
+
+    if not swarms:
+        return
+    stmt = sa.select(CatalogEntry).where(
+        sa.or_(CatalogEntry.info_hash_v1.in_(list(swarms)), CatalogEntry.info_hash_v2.in_(list(swarms)))
+    )
+    entries = list((await session.execute(stmt)).scalars())
+    for entry in entries:
+        entry.seeders, entry.leechers = swarms[entry.info_hash]
+        entry.health = health_score(entry.seeders, entry.leechers)
+        entry.health_checked_at = now
+    await session.flush()
+    await refresh_works(session, [e.work_id for e in entries])
