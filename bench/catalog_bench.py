@@ -5,6 +5,10 @@ then times a fixed query mix through the search service (p50/p95/p99). Reference
 a primary-key lookup through the same session (the floor of one round trip).
 
     uv run python bench/catalog_bench.py --rows 1000000 --db postgres --db sqlite
+
+``--load sql`` (PostgreSQL) skips the importer (and guessit, ~10-25 ms a name) and generates the
+rows server-side, already parsed and grouped: ``--works`` works with ``--rows`` releases, skewed
+so popular works have many releases. The query mix then adds work searches and release lists.
 """
 
 from __future__ import annotations
@@ -24,11 +28,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from torrent_streamer.catalog import service
+from torrent_streamer.catalog import service, work_service
 from torrent_streamer.catalog.cursor import cursor_key
 from torrent_streamer.catalog.importer import import_file, vacuum_analyze
 from torrent_streamer.catalog.models import CatalogEntry
-from torrent_streamer.catalog.schemas import SearchParams
+from torrent_streamer.catalog.playable import CHROMIUM
+from torrent_streamer.catalog.schemas import ReleaseListParams, SearchParams, WorkSearchParams
 from torrent_streamer.core import migrate
 from torrent_streamer.core.clock import Clock
 from torrent_streamer.core.crypto import SecretBox
@@ -139,13 +144,26 @@ def generate(path: Path, rows: int, seed: int = 7) -> None:
             )
 
 
-async def pg_database(name: str, *, drop: bool = False) -> str:
+async def _exists(kind: str, name: str) -> bool:
+    if kind == "sqlite":
+        return await asyncio.to_thread(Path(name).exists)
     import asyncpg  # type: ignore[import-untyped]
 
     connection = await asyncpg.connect(PG_ADMIN_DSN)
     try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if not drop:
+        return bool(await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name))
+    finally:
+        await connection.close()
+
+
+async def pg_database(name: str, *, drop: bool = False, create: bool = True) -> str:
+    import asyncpg
+
+    connection = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        if create or drop:
+            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if create and not drop:
             await connection.execute(f'CREATE DATABASE "{name}"')
     finally:
         await connection.close()
@@ -153,19 +171,141 @@ async def pg_database(name: str, *, drop: bool = False) -> str:
     return f"{base}/{name}"
 
 
+WORK_MIX: list[dict[str, Any]] = [
+    {"q": "star war"},
+    {"q": "interstellar"},
+    {"q": "interstelar"},  # typo
+    {"q": "galaxy quest", "resolution": "1080p"},
+    {"q": "gal"},
+    {"q": "love"},
+    {"q": "dark city", "codec": "hevc"},
+    {"q": "the", "year": 2001},
+    {"q": "secret ocean", "season": 1},
+    {"q": "kari tomu"},
+    {"q": "zenqua"},
+    {"q": "planet fire ice", "language": "fr"},
+]
+RESOLUTIONS = ["2160p", "1080p", "720p", "480p"]
+CODECS = ["h264", "hevc", "av1", "xvid"]
+
+
+async def sql_load(url: str, words: list[str], works: int, rows: int) -> None:
+    """PostgreSQL only: works and parsed releases generated server-side, then works' stats refreshed."""
+    import asyncpg
+
+    connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://", 1))
+    try:
+        await connection.execute("CREATE TEMP TABLE vocab (i int PRIMARY KEY, w text)")
+        await connection.copy_records_to_table("vocab", records=list(enumerate(words)))
+        n = len(words)
+        await connection.execute(
+            """CREATE TEMP TABLE w AS SELECT g AS i, gen_random_uuid() AS id,
+                (SELECT string_agg(initcap(v.w), ' ' ORDER BY p.k)
+                   FROM (SELECT k, floor(power(random(), 3) * $1)::int AS idx FROM generate_series(1, 2 + g % 3) k) p
+                   JOIN vocab v ON v.i = p.idx) AS title,
+                1950 + g % 75 AS year, CASE WHEN g % 4 = 0 THEN 'show' ELSE 'movie' END AS kind,
+                CASE WHEN g % 4 = 0 THEN 1 + g % 8 END AS season, CASE WHEN g % 4 = 0 THEN 1 + g % 12 END AS episode
+              FROM generate_series(0, $2 - 1) g""",
+            n,
+            works,
+        )
+        await connection.execute(
+            """INSERT INTO catalog_works (id, key, kind, title, title_key, year, season, episode,
+                 release_count, health, created_at, updated_at)
+               SELECT id, kind || '|' || lower(title) || '|' || i, kind, title, lower(title),
+                 CASE WHEN kind = 'movie' THEN year END, season, episode, 0, 0, now(), now() FROM w"""
+        )
+        await connection.execute(
+            """INSERT INTO catalog_entries (id, title, info_hash_v1, magnet, size_bytes, category, tags, status,
+                 seeders, leechers, created_at, updated_at, work_id, parsed_title, year, season, episode,
+                 resolution, source, video_codec, audio_codec, languages, release_group, parse_version, health)
+               SELECT gen_random_uuid(), replace(w.title, ' ', '.') || '.' || w.year || '.' || r.res || '.' || r.codec,
+                 encode(sha256(g::text::bytea), 'hex')::varchar(40),
+                 'magnet:?xt=urn:btih:' || encode(sha256(g::text::bytea), 'hex')::varchar(40), 1000000 + g * 997,
+                 CASE WHEN w.kind = 'show' THEN 'tv' ELSE 'movies' END, '[]', 'approved', r.seeders, r.seeders % 50,
+                 now() - (g || ' seconds')::interval, now(), w.id, w.title, w.year, w.season, w.episode, r.res,
+                 'WEB-DL', r.codec, 'aac', CASE WHEN g % 5 = 0 THEN 'fr' END, 'GRP', 1,
+                 CASE WHEN r.seeders = 0 THEN 0 ELSE least(1000, round(100 * log(2, 1 + r.seeders)))::int END
+               FROM generate_series(0, $1 - 1) g
+               CROSS JOIN LATERAL (SELECT ($3::text[])[1 + g % 4] AS res, ($4::text[])[1 + g % 3] AS codec,
+                 floor(power(random() + 0 * g, 6) * 2000)::int AS seeders,
+                 floor(power(random() + 0 * g, 2) * $2)::int AS widx) r
+               JOIN w ON w.i = r.widx""",
+            rows,
+            works,
+            RESOLUTIONS,
+            CODECS,
+        )
+        await connection.execute(
+            """UPDATE catalog_works cw SET release_count = s.n, health = s.h, best_entry_id = s.best
+               FROM (SELECT work_id, count(*) AS n, max(health) AS h,
+                       (array_agg(id ORDER BY health DESC, seeders DESC, id))[1] AS best
+                     FROM catalog_entries GROUP BY work_id) s
+               WHERE s.work_id = cw.id"""
+        )
+    finally:
+        await connection.close()
+
+
+async def _time_works(
+    session: Any, key: bytes, per_query: dict[str, list[float]], latencies: dict[str, list[float]], *, counted: bool
+) -> None:
+    """One pass over the works mix: the search, its second page when there is one, and the releases of
+    the first work (health order, then by resolution)."""
+    profile = CHROMIUM
+    for params in WORK_MIX:
+        t0 = time.perf_counter()
+        page = await work_service.search_works(session, WorkSearchParams(**params), cursor_key=key, profile=profile)
+        timings = [("works " + str(params), (time.perf_counter() - t0) * 1000)]
+        if page.next_cursor:
+            t0 = time.perf_counter()
+            more = WorkSearchParams(**params, cursor=page.next_cursor)
+            await work_service.search_works(session, more, cursor_key=key, profile=profile)
+            timings.append(("works page 2 " + str(params), (time.perf_counter() - t0) * 1000))
+        if page.items:
+            for sort in ("health", "resolution"):
+                t0 = time.perf_counter()
+                listing = ReleaseListParams(sort=sort)
+                await work_service.list_releases(session, page.items[0].id, listing, cursor_key=key, profile=profile)
+                timings.append((f"releases sort={sort}", (time.perf_counter() - t0) * 1000))
+        await session.rollback()
+        if counted:
+            for name, ms in timings:
+                per_query.setdefault(name, []).append(ms)
+                latencies["search"].append(ms)
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-async def run_one(kind: str, csv_path: Path, rows: int, rounds: int, workdir: Path) -> dict[str, Any]:
-    url = await pg_database("ts_bench_catalog") if kind == "postgres" else f"sqlite+aiosqlite:///{workdir / 'b.db'}"
+async def run_one(
+    kind: str,
+    csv_path: Path,
+    rows: int,
+    rounds: int,
+    workdir: Path,
+    keep: str | None = None,
+    load: str = "import",
+    works: int = 200_000,
+) -> dict[str, Any]:
+    """Import (unless ``keep`` names an existing database or SQLite file) and time the query mix."""
+    reuse = keep is not None and await _exists(kind, keep)
+    if kind == "postgres":
+        url = await pg_database(keep or "ts_bench_catalog", create=not reuse)
+    else:
+        url = f"sqlite+aiosqlite:///{keep or workdir / 'b.db'}"
     per_query: dict[str, list[float]] = {}
     await asyncio.to_thread(migrate.upgrade, url)
     engine = create_engine(url, pool_size=2)
     sessions = create_sessionmaker(engine)
     started = time.perf_counter()
-    report = await import_file(sessions, csv_path, "csv", now=Clock().now())
+    imported = rows
+    if not reuse and load == "sql":
+        await sql_load(url, vocabulary(random.Random(7)), works, rows)
+    elif not reuse:
+        imported = (await import_file(sessions, csv_path, "csv", now=Clock().now())).imported
     import_seconds = time.perf_counter() - started
     await vacuum_analyze(engine)
     key, box = cursor_key(secrets.token_urlsafe(32)), SecretBox(new_encryption_key_entry())
@@ -184,12 +324,14 @@ async def run_one(kind: str, csv_path: Path, rows: int, rounds: int, workdir: Pa
                     latencies["search"].append((t1 - t0) * 1000)
                     latencies["reference"].append((t2 - t1) * 1000)
                 await session.rollback()
+            if load == "sql":
+                await _time_works(session, key, per_query, latencies, counted=round_no > 0)
     await engine.dispose()
-    if kind == "postgres":
+    if kind == "postgres" and keep is None:
         await pg_database("ts_bench_catalog", drop=True)
     for name, values in per_query.items():
         print(f"  {kind} {name}: median {statistics.median(values):.1f} ms", flush=True)
-    result: dict[str, Any] = {"db": kind, "rows": report.imported, "import_rows_per_s": rows / import_seconds}
+    result: dict[str, Any] = {"db": kind, "rows": imported, "import_rows_per_s": 0 if reuse else rows / import_seconds}
     for name, values in latencies.items():
         result[name] = {p: percentile(values, p / 100) for p in (50, 95, 99)} | {"mean": statistics.mean(values)}
     return result
@@ -200,18 +342,27 @@ async def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--db", action="append", choices=["postgres", "sqlite"])
     parser.add_argument("--rounds", type=int, default=20, help="passes over the query mix")
+    parser.add_argument("--load", choices=["import", "sql"], default="import", help="sql: PostgreSQL only")
+    parser.add_argument("--works", type=int, default=200_000, help="works for --load sql")
+    parser.add_argument(
+        "--keep",
+        metavar="NAME",
+        help="keep the loaded database (PostgreSQL name or SQLite path) and reuse it when it exists",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         csv_path = workdir / "dump.csv"
         t0 = time.perf_counter()
-        generate(csv_path, args.rows)
+        reusable = args.keep is not None and all([await _exists(k, args.keep) for k in args.db or ["postgres"]])
+        if args.load == "import" and not reusable:
+            generate(csv_path, args.rows)
         print(f"generated {args.rows} rows in {time.perf_counter() - t0:.1f}s", flush=True)
         print(f"machine: {platform.platform()}, {os.cpu_count()} cores, python {platform.python_version()}")
         print("| database | rows | import rows/s | search p50 ms | p95 | p99 | reference (pk lookup) p50 / p95 ms |")
         print("|---|---|---|---|---|---|---|")
         for kind in args.db or ["postgres", "sqlite"]:
-            r = await run_one(kind, csv_path, args.rows, args.rounds, workdir)
+            r = await run_one(kind, csv_path, args.rows, args.rounds, workdir, args.keep, args.load, args.works)
             s, ref = r["search"], r["reference"]
             print(
                 f"| {kind} | {r['rows']} | {r['import_rows_per_s']:.0f} | {s[50]:.1f} | {s[95]:.1f} | {s[99]:.1f} "

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from tests import support
 from tests.integration.catalog_helpers import BOX, CURSOR_KEY, add_entries, db_session, entry
 from torrent_streamer.catalog import service
-from torrent_streamer.catalog.models import Indexer
+from torrent_streamer.catalog.models import CatalogEntry, Indexer
 from torrent_streamer.catalog.schemas import IndexerCreate, SearchParams
 from torrent_streamer.catalog.service import Actor
 from torrent_streamer.catalog.torznab import (
@@ -217,9 +217,16 @@ async def test_search_merges_indexers_with_the_catalog_and_keys_are_encrypted(
         assert all(value and "secret-" not in value for value in stored)
 
         client = TorznabClient(http, MemoryCache(FrozenClock()), allow_private=True)
+        checked = FrozenClock().now()
         page = await service.search(
-            session, SearchParams(q="interstellar"), cursor_key=CURSOR_KEY, torznab=client, box=BOX
+            session, SearchParams(q="interstellar"), cursor_key=CURSOR_KEY, torznab=client, box=BOX, now=checked
         )
+        await session.commit()
+        refreshed = (
+            await session.execute(select(CatalogEntry).where(CatalogEntry.info_hash_v1 == HASH_1080P))
+        ).scalar_one()
+        assert (refreshed.seeders, refreshed.health_checked_at) == (412, checked)  # the indexer's swarm numbers
+        assert refreshed.health > 0
     assert [item.info_hash for item in page.items] == [HASH_1080P]
     assert HASH_1080P not in {e.info_hash for e in page.external}  # already in the catalog
     assert len(page.external) == 3

@@ -70,6 +70,8 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/admin/torrents/unblock/{blocked_id}"): "admin_torrents",
     ("POST", "/admin/torrents/evict"): "admin_torrents",
     ("GET", "/api/v1/torrents/search"): "catalog_search",
+    ("GET", "/api/v1/catalog/works"): "catalog_search",
+    ("GET", "/api/v1/catalog/works/{work_id}/releases"): "catalog_search",
     ("POST", "/api/v1/catalog"): "catalog_submit",
     ("POST", "/api/v1/catalog/{entry_id}/report"): "catalog_report",
     ("GET", "/api/v1/catalog/queue"): "catalog_moderate",

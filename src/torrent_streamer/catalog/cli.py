@@ -84,3 +84,38 @@ def import_command(
         console.print(f"  line {line}: {reason}")
     if report.rejected > SHOWN_ERRORS:
         console.print(f"  … and {report.rejected - SHOWN_ERRORS} more")
+
+
+async def run_backfill(settings: Settings, batch_size: int) -> int:
+    """Parse every entry an older parser (or none) left, one transaction per batch; resumable."""
+    from torrent_streamer.catalog import work_service
+
+    engine = create_engine(settings.effective_database_url, pool_size=2)
+    total = 0
+    try:
+        sessions = create_sessionmaker(engine)
+        while True:
+            async with sessions() as session:
+                done = await work_service.backfill(session, Clock().now(), batch=batch_size)
+                await session.commit()
+            if not done:
+                return total
+            total += done
+            console.print(f"parsed {total} entries", highlight=False)
+    finally:
+        await engine.dispose()
+
+
+@app.command("backfill")
+def backfill_command(
+    batch_size: Annotated[int, typer.Option(min=1, max=10_000, help="Entries per transaction.")] = 500,
+) -> None:
+    """Parse release names of entries stored before parsing existed (or by an older parser) into works."""
+    from torrent_streamer.core.cli_support import load_settings_or_exit
+
+    settings = load_settings_or_exit()
+    if settings.uses_embedded_database:
+        from torrent_streamer.core import migrate
+
+        migrate.upgrade(settings.effective_database_url)
+    console.print(f"[green]parsed {asyncio.run(run_backfill(settings, batch_size))} entries[/green]")

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Annotated
 
 import httpx
 from fastapi import Depends
+from prometheus_client import Counter
 
 from torrent_streamer import __version__
 from torrent_streamer.catalog.cursor import cursor_key
+from torrent_streamer.catalog.scrape import Scraper
+from torrent_streamer.catalog.scrape_job import run_forever
 from torrent_streamer.catalog.torznab import MemoryCache, RedisCache, ResultCache, TorznabClient
 from torrent_streamer.core.deps import ServicesDep
 from torrent_streamer.core.state import Services
@@ -40,11 +44,56 @@ async def catalog_lifespan(services: Services) -> AsyncIterator[None]:
     services.extras[TORZNAB_KEY] = TorznabClient(
         http, cache, allow_private=services.settings.engine_allow_private_networks
     )
+    scrape_http, job = None, None
+    if services.settings.catalog_scrape_enabled:
+        scrape_http, job = start_scrape_job(services)
     try:
         yield
     finally:
         services.extras.pop(TORZNAB_KEY, None)
+        if job is not None:
+            job.cancel()
+            with suppress(asyncio.CancelledError):
+                await job
+        if scrape_http is not None:
+            await scrape_http.aclose()
         await http.aclose()
+
+
+def start_scrape_job(services: Services) -> tuple[httpx.AsyncClient, asyncio.Task[None]]:
+    """The swarm-health job, bounded by the ``catalog_scrape_*`` settings and counted in metrics."""
+    settings = services.settings
+    http = httpx.AsyncClient(
+        follow_redirects=False,
+        timeout=httpx.Timeout(settings.catalog_scrape_timeout_seconds),
+        limits=httpx.Limits(max_connections=settings.catalog_scrape_concurrency),
+        headers={"User-Agent": f"torrent-streamer/{__version__}"},
+        trust_env=False,
+    )
+    requests = Counter(
+        "ts_catalog_scrape_requests_total",
+        "Tracker scrape requests by scheme and outcome",
+        ["scheme", "status"],
+        registry=services.metrics.registry,
+    )
+    scraper = Scraper(
+        http=http,
+        allow_private=settings.engine_allow_private_networks,
+        timeout=settings.catalog_scrape_timeout_seconds,
+        concurrency=settings.catalog_scrape_concurrency,
+        requests_per_second=settings.catalog_scrape_requests_per_second,
+        on_request=lambda scheme, status: requests.labels(scheme, status).inc(),
+    )
+    job = asyncio.create_task(
+        run_forever(
+            services.sessionmaker,
+            scraper,
+            now=services.clock.now,
+            batch=settings.catalog_scrape_batch,
+            interval=settings.catalog_scrape_interval_seconds,
+        )
+    )
+    return http, job
 
 
 def get_torznab(services: ServicesDep) -> TorznabClient | None:

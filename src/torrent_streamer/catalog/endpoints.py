@@ -12,7 +12,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 
 from torrent_streamer.auth.dependencies import Principal, require
 from torrent_streamer.auth.permissions import Permission
-from torrent_streamer.catalog import repository, service
+from torrent_streamer.catalog import repository, service, work_service
 from torrent_streamer.catalog.dependencies import (
     REPORT_LIMIT_PER_USER,
     SEARCH_LIMIT_PER_IP,
@@ -22,6 +22,7 @@ from torrent_streamer.catalog.dependencies import (
     TorznabDep,
 )
 from torrent_streamer.catalog.models import CatalogEntry, Indexer
+from torrent_streamer.catalog.playable import profile_for
 from torrent_streamer.catalog.schemas import (
     CatalogEntryCreate,
     CatalogEntryPublic,
@@ -29,9 +30,13 @@ from torrent_streamer.catalog.schemas import (
     IndexerPublic,
     ModerationNote,
     QueueItemPublic,
+    ReleaseListParams,
+    ReleasePage,
     ReportCreate,
     SearchPage,
     SearchParams,
+    WorkPage,
+    WorkSearchParams,
 )
 from torrent_streamer.catalog.service import Actor
 from torrent_streamer.core.deps import ClockDep, ServicesDep, SessionDep, client_ip, enforce_limit, ip_rate_limit
@@ -92,10 +97,56 @@ async def search_torrents(
     session: SessionDep,
     torznab: TorznabDep,
     cursor_key: CursorKeyDep,
+    clock: ClockDep,
 ) -> SearchPage:
     """Search approved catalog entries (and, on the first page, the configured Torznab indexers)."""
     await limit_user(services, "catalog_search_user", SEARCH_LIMIT_PER_USER, principal)
-    return await service.search(session, params, cursor_key=cursor_key, torznab=torznab, box=services.secret_box)
+    page = await service.search(
+        session, params, cursor_key=cursor_key, torznab=torznab, box=services.secret_box, now=clock.now()
+    )
+    await session.commit()  # swarm numbers the indexers reported for known entries
+    return page
+
+
+@router.get(
+    "/catalog/works",
+    response_model=WorkPage,
+    dependencies=[Depends(ip_rate_limit("catalog_search_ip", SEARCH_LIMIT_PER_IP))],
+    responses=problem_responses(400, *AUTH_ERRORS, 422),
+)
+async def search_works(
+    params: Annotated[WorkSearchParams, Query()],
+    principal: Annotated[Principal, require(Permission.catalog_search)],
+    request: Request,
+    services: ServicesDep,
+    session: SessionDep,
+    cursor_key: CursorKeyDep,
+) -> WorkPage:
+    """Works (releases grouped by parsed title) by relevance × swarm health, each with its best release."""
+    await limit_user(services, "catalog_search_user", SEARCH_LIMIT_PER_USER, principal)
+    profile = profile_for(request.headers.get("user-agent"))
+    return await work_service.search_works(session, params, cursor_key=cursor_key, profile=profile)
+
+
+@router.get(
+    "/catalog/works/{work_id}/releases",
+    response_model=ReleasePage,
+    dependencies=[Depends(ip_rate_limit("catalog_search_ip", SEARCH_LIMIT_PER_IP))],
+    responses=problem_responses(400, *AUTH_ERRORS, 404, 422),
+)
+async def list_work_releases(
+    work_id: uuid.UUID,
+    params: Annotated[ReleaseListParams, Query()],
+    principal: Annotated[Principal, require(Permission.catalog_search)],
+    request: Request,
+    services: ServicesDep,
+    session: SessionDep,
+    cursor_key: CursorKeyDep,
+) -> ReleasePage:
+    """A work's approved releases, by health (default), size or resolution, with ``playable`` for this client."""
+    await limit_user(services, "catalog_search_user", SEARCH_LIMIT_PER_USER, principal)
+    profile = profile_for(request.headers.get("user-agent"))
+    return await work_service.list_releases(session, work_id, params, cursor_key=cursor_key, profile=profile)
 
 
 @router.post(

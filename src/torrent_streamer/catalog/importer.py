@@ -19,9 +19,10 @@ import anyio
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from torrent_streamer.catalog import repository
+from torrent_streamer.catalog import repository, work_repository, work_service
 from torrent_streamer.catalog.magnet import build_magnet
 from torrent_streamer.catalog.models import EntryStatus
+from torrent_streamer.catalog.parsing import ParsedRelease, parse_release
 from torrent_streamer.catalog.query import clean_text, guess_category
 
 BATCH_SIZE = 5000
@@ -136,6 +137,7 @@ async def import_file(
     now: datetime,
     batch_size: int = BATCH_SIZE,
     progress: Callable[[int], None] | None = None,
+    parse: Callable[[str], ParsedRelease] = parse_release,
 ) -> ImportReport:
     """Upsert every good row of ``path``; one transaction per batch, so a re-run resumes cleanly.
 
@@ -146,16 +148,20 @@ async def import_file(
     try:
         rows = read_rows(stream, fmt, report, now)
 
-        def next_batch() -> tuple[list[dict[str, Any]], int]:
-            batch = {row["info_hash_v1"]: row for row in islice(rows, batch_size)}  # last duplicate wins
-            return list(batch.values()), stream.buffer.tell()  # type: ignore[attr-defined]  # a BufferedReader
+        def next_batch() -> tuple[list[dict[str, Any]], list[ParsedRelease], int]:
+            batch = list({row["info_hash_v1"]: row for row in islice(rows, batch_size)}.values())  # last wins
+            parsed = work_service.parsed_rows(batch, parse)  # guessit: the slow part, off the event loop
+            return batch, parsed, stream.buffer.tell()  # type: ignore[attr-defined]  # a BufferedReader
 
         while True:
-            batch, position = await anyio.to_thread.run_sync(next_batch)
+            batch, parsed, position = await anyio.to_thread.run_sync(next_batch)
             if not batch:
                 break
             async with sessionmaker() as session:
+                for row, work_id in zip(batch, await work_repository.assign_works(session, parsed, now), strict=True):
+                    row["work_id"] = work_id
                 await repository.upsert_imported(session, batch)
+                await work_repository.refresh_works(session, [row["work_id"] for row in batch])
                 await session.commit()
             report.imported += len(batch)
             if progress is not None:
@@ -172,5 +178,6 @@ async def vacuum_analyze(engine: AsyncEngine) -> None:
         autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
         if connection.dialect.name == "postgresql":
             await autocommit.execute(sa.text("VACUUM (ANALYZE) catalog_entries"))
+            await autocommit.execute(sa.text("VACUUM (ANALYZE) catalog_works"))
         else:
             await autocommit.execute(sa.text("ANALYZE"))

@@ -23,6 +23,11 @@ TYPO_CANDIDATES = 500  # typo fallback: at most this many candidates are scored,
 TYPO_THRESHOLD = 0.6  # the same word-similarity threshold as pg_trgm's default
 BROAD_MATCHES = 1000  # more word matches than this: relevance orders by popularity (bounded work)
 MODES = ("words", "popular", "typo")
+PARSED_COLUMNS = (
+    *("work_id", "parsed_title", "year", "season", "season_end", "episode", "episode_end", "resolution"),
+    *("source", "video_codec", "hdr", "audio_codec", "audio_channels", "languages", "release_group"),
+    *("parse_version", "health"),
+)
 _REGISTERED: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
@@ -208,6 +213,7 @@ async def upsert_imported(session: AsyncSession, rows: list[dict[str, Any]]) -> 
             "seeders": stmt.excluded.seeders,
             "leechers": stmt.excluded.leechers,
             "updated_at": stmt.excluded.updated_at,
+            **{column: stmt.excluded[column] for column in PARSED_COLUMNS if column in rows[0]},
         },
     )
     await session.execute(stmt, rows)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, field_validator
 
@@ -158,3 +158,83 @@ class IndexerPublic(Strict):
     timeout_seconds: float
     has_api_key: bool
     created_at: datetime
+
+
+# ---------------------------------------------------------------- works and releases
+
+Resolution = Annotated[str, StringConstraints(pattern=r"^\d{3,4}p$")]
+Codec = Annotated[str, StringConstraints(pattern=r"^[a-z0-9+-]{2,16}$")]
+LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")]
+Playable = Literal["direct", "remux", "transcode", "unknown"]
+
+
+class ReleaseFilters(Strict):
+    """Filters shared by ``/catalog/works`` and ``/catalog/works/{id}/releases``."""
+
+    model_config = ConfigDict(extra="forbid", strict=False)
+    resolution: Resolution | None = None
+    codec: Codec | None = None
+    season: int | None = Field(default=None, ge=0, le=9999)
+    episode: int | None = Field(default=None, ge=0, le=9999)
+    language: LanguageCode | None = None
+    year: int | None = Field(default=None, ge=1878, le=2100)
+    limit: int = Field(default=20, ge=1, le=MAX_PAGE_SIZE)
+    cursor: str | None = Field(default=None, max_length=512)
+
+
+class WorkSearchParams(ReleaseFilters):
+    q: str = Field(min_length=1, max_length=MAX_QUERY_LENGTH)
+
+
+class ReleaseSort(StrEnum):
+    health = "health"
+    size = "size"
+    resolution = "resolution"
+
+
+class ReleaseListParams(ReleaseFilters):
+    sort: ReleaseSort = ReleaseSort.health
+
+
+class ReleasePublic(Strict):
+    id: uuid.UUID
+    name: str
+    resolution: str | None
+    source: str | None
+    video_codec: str | None
+    hdr: str | None
+    audio_codec: str | None
+    audio_channels: str | None
+    languages: list[str]
+    group: str | None
+    season: int | None
+    episode: int | None
+    seeders: int
+    leechers: int
+    health_checked_at: datetime | None
+    size_bytes: int
+    playable: Playable
+    info_hash: str
+    magnet: str  # hand it to POST /api/v1/torrents {magnet} to stream
+
+
+class WorkPublic(Strict):
+    id: uuid.UUID
+    title: str
+    year: int | None
+    kind: Literal["movie", "show"]
+    season: int | None
+    episode: int | None
+    release_count: int
+    best_release: ReleasePublic | None
+    playable: Playable
+
+
+class WorkPage(Strict):
+    items: list[WorkPublic]
+    next_cursor: str | None
+
+
+class ReleasePage(Strict):
+    items: list[ReleasePublic]
+    next_cursor: str | None

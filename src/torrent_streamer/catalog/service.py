@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from torrent_streamer.catalog import repository
+from torrent_streamer.catalog import repository, work_repository, work_service
 from torrent_streamer.catalog.cursor import CursorError, decode_cursor, encode_cursor
 from torrent_streamer.catalog.errors import (
     AlreadyReported,
@@ -125,7 +125,10 @@ async def search(
     cursor_key: bytes,
     torznab: TorznabClient | None,
     box: SecretBox,
+    now: datetime | None = None,
 ) -> SearchPage:
+    """Catalog matches and, on the first page, indexer results; with ``now``, the swarm numbers the
+    indexers report for entries the catalog holds refresh those entries (the caller commits)."""
     position = _cursor_position(params, cursor_key)
     after, mode = position if position is not None else (None, None)
     flt = repository.SearchFilter(
@@ -148,6 +151,9 @@ async def search(
         targets = await indexer_targets(session, box)
         found, outcomes = await torznab.search(targets, " ".join(flt.words)) if targets else ([], [])
         known = await repository.approved_hashes(session, [r.info_hash for r in found])
+        if now is not None and known:
+            swarms = {r.info_hash: (r.seeders, r.leechers) for r in found if r.info_hash in known}
+            await work_repository.refresh_swarms(session, swarms, now)
         for result in found:
             category = Category(result.category)
             if result.info_hash in known or (params.category is not None and category != params.category):
@@ -195,6 +201,7 @@ async def submit(session: AsyncSession, data: CatalogEntryCreate, *, actor: Acto
         created_at=now,
         updated_at=now,
     )
+    await work_service.parse_entry(session, entry, now)
     session.add(entry)
     await session.flush()
     _audit(session, now, "catalog.submit", actor, entry.id)
@@ -235,6 +242,7 @@ async def moderate(
     entry.status = target
     entry.updated_at = now
     resolved = await repository.resolve_reports(session, entry_id, now)
+    await work_service.refresh_after_change(session, [entry])
     details = {"from": previous.value, "to": target.value, "resolved_reports": resolved}
     if note:
         details["note"] = clean_text(note)[:500]

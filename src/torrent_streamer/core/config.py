@@ -148,6 +148,14 @@ class Settings(BaseSettings):
     # A stream token's database checks are reused this long per token (0: every request checks).
     stream_grant_ttl_seconds: float = Field(default=5.0, ge=0, le=60)
 
+    # Catalog swarm health: the background tracker scrape (catalog/scrape.py, catalog/scrape_job.py).
+    catalog_scrape_enabled: bool = True
+    catalog_scrape_interval_seconds: float = Field(default=300.0, ge=1.0, le=86400)
+    catalog_scrape_batch: int = Field(default=500, ge=1, le=10000)  # entries per round, oldest check first
+    catalog_scrape_concurrency: int = Field(default=4, ge=1, le=64)  # trackers asked at once
+    catalog_scrape_requests_per_second: float = Field(default=5.0, gt=0, le=1000)
+    catalog_scrape_timeout_seconds: float = Field(default=5.0, ge=0.1, le=60)
+
     @field_validator("cors_origins", "trusted_hosts", "trusted_proxies", mode="before")
     @classmethod
     def _csv(cls, value: Any) -> Any:

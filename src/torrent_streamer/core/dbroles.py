@@ -150,6 +150,13 @@ APP_GRANTS: dict[str, TableGrant] = {
         why="catalog: search reads, submissions and imports insert/upsert, moderation updates the status "
         "(a removed entry stays as 'removed'; never DELETE)",
     ),
+    "catalog_works": grant(
+        "SELECT",
+        "INSERT",
+        "UPDATE",
+        why="works (grouped releases): created when a release of a new work arrives, their release count, "
+        "health and best release refreshed on moderation, import and scraping; never deleted",
+    ),
     "catalog_reports": grant(
         "SELECT",
         "INSERT",
