@@ -122,6 +122,10 @@ class Settings(BaseSettings):
     engine_resume_save_interval: float = Field(default=30.0, ge=1.0, le=3600)
     stream_token_ttl_seconds: int = Field(default=6 * 3600, ge=60, le=24 * 3600)
 
+    # Web app (issue 17): a magnet whose metadata has not arrived after this long is "dead": it shows an
+    # error with a retry and stops counting towards the per-user torrent limit.
+    library_metadata_give_up_seconds: float = Field(default=180.0, ge=1.0, le=24 * 3600)
+
     @field_validator("cors_origins", "trusted_hosts", "trusted_proxies", mode="before")
     @classmethod
     def _csv(cls, value: Any) -> Any:
