@@ -6,8 +6,12 @@ import asyncio
 import socket
 from pathlib import Path
 
+import pytest
+
 from torrent_streamer.cli import bittorrent_banner, configured_port, listen_report
 from torrent_streamer.engine import EngineConfig, LibtorrentEngine
+
+pytestmark = pytest.mark.engine
 
 
 def test_configured_port_and_report() -> None:

@@ -14,7 +14,7 @@ from torrent_streamer.engine import LibtorrentEngine
 
 from .swarm import Media, Seeder
 
-pytestmark = pytest.mark.asyncio
+pytestmark = [pytest.mark.asyncio, pytest.mark.engine]
 SAMPLES = 300  # 30 s at 0.1 s: bounded
 
 
