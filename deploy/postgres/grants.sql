@@ -7,7 +7,7 @@
 -- catalog_entries: SELECT, INSERT, UPDATE - catalog: search reads, submissions and imports insert/upsert, moderation updates the status (a removed entry stays as 'removed'; never DELETE)
 -- catalog_reports: SELECT, INSERT, UPDATE (resolved_at) - user reports: filed (INSERT), listed, resolved by moderation (resolved_at only: who reported what and why is never rewritten); no DELETE
 -- indexers: SELECT, INSERT, DELETE - Torznab indexers: read per search, added by admins; DELETE so a removed indexer's encrypted key is gone
--- library_entries: SELECT, INSERT, DELETE - users add torrents to and remove them from their library; never edited
+-- library_entries: SELECT, INSERT, DELETE, UPDATE (added_at) - users add torrents to and remove them from their library; added_at restarts when a dead magnet is retried (its metadata wait starts again); user and torrent never change
 -- login_throttle: SELECT, INSERT, UPDATE, DELETE - sign-in back-off per account key: failures upsert (INSERT … ON CONFLICT UPDATE), a lock updates, a successful sign-in deletes the row
 -- mfa_recovery_codes: SELECT, INSERT, DELETE, UPDATE (used_at) - one-time recovery codes: enabling MFA inserts, a use marks used_at, regenerating or disabling MFA deletes the old set (a replaced secret must not linger)
 -- panel_sessions: SELECT, INSERT, DELETE, UPDATE (token_hash, enrolling, last_seen_at) - admin panel sessions: created at sign-in, touched per request (last_seen_at), the cookie rotated when MFA enrolment completes (token_hash, enrolling); owner, family and the absolute expiry never change; deleted at sign-out or expiry
@@ -37,6 +37,7 @@ REVOKE ALL ON TABLE public."indexers" FROM PUBLIC, :"app_role";
 GRANT SELECT, INSERT, DELETE ON TABLE public."indexers" TO :"app_role";
 REVOKE ALL ON TABLE public."library_entries" FROM PUBLIC, :"app_role";
 GRANT SELECT, INSERT, DELETE ON TABLE public."library_entries" TO :"app_role";
+GRANT UPDATE ("added_at") ON TABLE public."library_entries" TO :"app_role";
 REVOKE ALL ON TABLE public."login_throttle" FROM PUBLIC, :"app_role";
 GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE public."login_throttle" TO :"app_role";
 REVOKE ALL ON TABLE public."mfa_recovery_codes" FROM PUBLIC, :"app_role";

@@ -19,6 +19,7 @@ API_PREFIX = "/api/v1"
 def build_api_router() -> APIRouter:
     from torrent_streamer.admin.endpoints import router as admin_router
     from torrent_streamer.auth.endpoints import router as auth_router
+    from torrent_streamer.auth.endpoints_web import router as auth_web_router
     from torrent_streamer.catalog.endpoints import router as catalog_router
     from torrent_streamer.streaming.endpoints import router as streaming_router
     from torrent_streamer.torrents.endpoints import router as torrents_router
@@ -26,6 +27,7 @@ def build_api_router() -> APIRouter:
 
     api = APIRouter(prefix=API_PREFIX, responses=problem_responses(400, 500))  # 400: undecodable body
     api.include_router(auth_router)
+    api.include_router(auth_web_router)
     api.include_router(users_router)
     api.include_router(catalog_router)
     api.include_router(torrents_router)

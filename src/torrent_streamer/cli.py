@@ -90,6 +90,30 @@ def _metrics_config(metrics_registry: Metrics, host: str, port: int) -> uvicorn.
     )
 
 
+def configured_port(listen_interfaces: str) -> int | None:
+    """The port of the first ``host:port`` in libtorrent's ``listen_interfaces``."""
+    first = listen_interfaces.split(",", 1)[0].strip()
+    _, _, port = first.rpartition(":")
+    return int(port) if port.isdigit() else None
+
+
+def listen_report(configured: int | None, bound: int) -> str:
+    if bound <= 0:
+        return f"  BitTorrent: [red]not listening[/] (port {configured} could not be bound); outgoing peers only"
+    if configured not in (None, 0, bound):
+        return f"  BitTorrent: port {configured} is taken, so it listens on port [bold]{bound}[/] instead"
+    return f"  BitTorrent: listening on port {bound}"
+
+
+def bittorrent_banner(engine: object, listen_interfaces: str) -> str | None:
+    """The banner line with the port the engine's session really bound (None: not a libtorrent engine)."""
+    session = getattr(engine, "session", None)
+    listen_port = getattr(session, "listen_port", None)
+    if not callable(listen_port):
+        return None
+    return listen_report(configured_port(listen_interfaces), int(listen_port()))
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
@@ -128,7 +152,15 @@ def serve(
         servers.append(uvicorn.Server(_metrics_config(api.state.metrics, metrics_host, metrics_port)))
 
     async def run_all() -> None:
-        await asyncio.gather(*(server.serve() for server in servers))
+        tasks = [asyncio.ensure_future(server.serve()) for server in servers]
+        for _ in range(600):  # up to 60 s for the lifespan (engine start-up) to finish
+            if servers[0].started or tasks[0].done():
+                break
+            await asyncio.sleep(0.1)
+        line = bittorrent_banner(api.state.services.extras.get("engine"), settings.engine_listen_interfaces)
+        if servers[0].started and line:
+            console.print(line)
+        await asyncio.gather(*tasks)
 
     asyncio.run(run_all())
 

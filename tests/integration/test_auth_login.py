@@ -123,6 +123,7 @@ async def test_lockout_backs_off_and_expires(fresh_ip_client: httpx.AsyncClient,
     assert locked.status_code == 429
     assert locked.headers["retry-after"] == "60"
     assert locked.json()["type"].endswith("login-locked")
+    assert "Wait 1 minute, then try again" in locked.json()["detail"]  # says how long, for a person
     clock.advance(seconds=61)
     assert (await attempt(client, "nobody-" + user.email, "x")).status_code == 401  # other accounts unaffected
     assert (await attempt(client, user.email, "Wrong-Passw0rd!!")).status_code == 401  # 6th failure: 120 s

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from torrent_streamer.core.errors import Conflict, Forbidden, RateLimited, Unauthorized
+from torrent_streamer.core.errors import Conflict, Forbidden, RateLimited, Unauthorized, wait_phrase
 
 
 class RecordedFailure(Exception):
@@ -38,7 +38,8 @@ class AccountLocked(RecordedFailure, RateLimited):
     slug, title = "login-locked", "Too many failed sign-ins"
 
     def __init__(self, retry_after: float) -> None:
-        super().__init__(retry_after, "Too many failed sign-ins; retry later.")
+        wait = wait_phrase(retry_after)
+        super().__init__(retry_after, f"Too many failed sign-ins. Wait {wait}, then try again.")
 
 
 class InvalidRefreshToken(RecordedFailure, Unauthorized):

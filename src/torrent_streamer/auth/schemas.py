@@ -105,3 +105,11 @@ class Jwk(Strict):
 
 class JwksResponse(Strict):
     keys: list[Jwk]
+
+
+class WebTokenResponse(Strict):
+    """The web client's tokens: the refresh token travels only in the HttpOnly cookie, never in JSON."""
+
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth token type name, not a secret
+    expires_in: int

@@ -156,6 +156,10 @@ class Settings(BaseSettings):
     catalog_scrape_requests_per_second: float = Field(default=5.0, gt=0, le=1000)
     catalog_scrape_timeout_seconds: float = Field(default=5.0, ge=0.1, le=60)
 
+    # Web app (issue 17): a magnet whose metadata has not arrived after this long is "dead": it shows an
+    # error with a retry and stops counting towards the per-user torrent limit.
+    library_metadata_give_up_seconds: float = Field(default=180.0, ge=1.0, le=24 * 3600)
+
     @field_validator("cors_origins", "trusted_hosts", "trusted_proxies", mode="before")
     @classmethod
     def _csv(cls, value: Any) -> Any:

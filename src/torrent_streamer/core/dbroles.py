@@ -179,7 +179,12 @@ APP_GRANTS: dict[str, TableGrant] = {
         "last-watched touched; deleted when nobody holds it (evicted). info_hash and node never change",
     ),
     "library_entries": grant(
-        "SELECT", "INSERT", "DELETE", why="users add torrents to and remove them from their library; never edited"
+        "SELECT",
+        "INSERT",
+        "DELETE",
+        update_columns=("added_at",),
+        why="users add torrents to and remove them from their library; added_at restarts when a dead magnet "
+        "is retried (its metadata wait starts again); user and torrent never change",
     ),
     "watch_history": grant(
         "SELECT",

@@ -122,12 +122,22 @@ class Unprocessable(AppError):
     status, slug, title = 422, "validation-error", "Request validation failed"
 
 
+def wait_phrase(seconds: float) -> str:
+    """How long to wait, for a person: "45 seconds", "2 minutes", "1 hour"."""
+    whole = max(1, math.ceil(seconds))
+    for size, unit in ((3600, "hour"), (60, "minute")):
+        if whole >= size:
+            count = math.ceil(whole / size)
+            return f"{count} {unit}{'' if count == 1 else 's'}"
+    return f"{whole} second{'' if whole == 1 else 's'}"
+
+
 class RateLimited(AppError):
     status, slug, title = 429, "rate-limited", "Too many requests"
 
     def __init__(self, retry_after: float, detail: str | None = None, **kwargs: Any) -> None:
-        super().__init__(detail or "Too many requests; retry later.", **kwargs)
         self.retry_after = max(1, math.ceil(retry_after))
+        super().__init__(detail or f"Too many requests. Try again in {wait_phrase(self.retry_after)}.", **kwargs)
         self.headers["Retry-After"] = str(self.retry_after)
 
 

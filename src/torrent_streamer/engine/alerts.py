@@ -81,6 +81,10 @@ def snap_of(st: Any) -> Snap:
     else:
         state = "downloading"
     ti_size = st.total if st.has_metadata else 0
+    # libtorrent's payload rates are moving averages that decay for seconds after the last peer has
+    # gone (a finished torrent drops its seeds at once): with no connection the rate is 0, so a status
+    # never reads "0 peers at 7 MiB/s".
+    connected = int(st.num_peers)
     return Snap(
         ih=ih_of(st.info_hashes),
         name=st.name,
@@ -88,10 +92,10 @@ def snap_of(st: Any) -> Snap:
         progress=float(st.progress),
         total_size=int(ti_size),
         total_done=int(st.total_done),
-        peers=int(st.num_peers),
+        peers=connected,
         seeds=int(st.num_seeds),
-        download_rate=int(st.download_payload_rate),
-        upload_rate=int(st.upload_payload_rate),
+        download_rate=int(st.download_payload_rate) if connected else 0,
+        upload_rate=int(st.upload_payload_rate) if connected else 0,
         has_metadata=bool(st.has_metadata),
         error=err,
         total_payload_download=int(st.total_payload_download),

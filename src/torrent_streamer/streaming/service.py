@@ -15,9 +15,11 @@ from torrent_streamer.core.errors import NotFound, Unauthorized
 from torrent_streamer.core.state import Services
 from torrent_streamer.engine import Engine, EngineError, FileInfo, TorrentStatus
 from torrent_streamer.streaming.fastpath import StreamTarget, grants_of
+from torrent_streamer.streaming.subtitles import is_subtitle
 from torrent_streamer.streaming.tokens import StreamClaims, StreamTokenSigner, derive_key
 from torrent_streamer.torrents import repository, service
-from torrent_streamer.torrents.errors import StreamForbidden, TorrentBlocked, http_error
+from torrent_streamer.torrents.errors import FileNotPlayable, StreamForbidden, TorrentBlocked, http_error
+from torrent_streamer.torrents.names import display_name
 
 # Long enough for a film with pauses, short enough that a leaked URL dies the same evening.
 LAST_WATCHED_RESOLUTION = timedelta(minutes=1)
@@ -39,6 +41,16 @@ def find_file(status: TorrentStatus, index: int) -> FileInfo:
         if file.index == index:
             return file
     raise NotFound("No such file in this torrent.", slug="file-not-found")
+
+
+def playable(file: FileInfo) -> FileInfo:
+    """The file, when the service would play it or offer it as subtitles; otherwise a 422 naming why."""
+    if file.streamable or is_subtitle(file.name):
+        return file
+    raise FileNotPlayable(
+        f"{display_name(file.name)} is not a video, audio or subtitle file, so it cannot be played.",
+        extra={"file_index": file.index},
+    )
 
 
 async def ready_status(engine: Engine, status: TorrentStatus, wait_seconds: float) -> TorrentStatus:
@@ -70,7 +82,7 @@ async def issue(
     status = await service.ensure_in_engine(engine, torrent)
     status = await ready_status(engine, status, services.settings.engine_metadata_timeout)
     await service.refuse_if_blocked(session, engine, torrent.info_hash, status.info_hashes)
-    find_file(status, file_index)
+    playable(find_file(status, file_index))
     expires_at = (now + timedelta(seconds=services.settings.stream_token_ttl_seconds)).replace(microsecond=0)
     claims = StreamClaims(user_id, session_id, entry_id, file_index, expires_at)
     return signer_for(services).issue(claims), expires_at

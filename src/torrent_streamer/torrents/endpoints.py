@@ -44,6 +44,10 @@ ADD_LIMIT_PER_USER = "30/hour"
 ADD_LIMIT_PER_IP = "60/hour"
 LIST_LIMIT = 500
 EVENTS_INTERVAL_SECONDS = 1.0
+MAGNET_HELP = (
+    "That is not a whole magnet link. A magnet link starts with magnet:?xt=urn:btih: "
+    "followed by the torrent's 40-character hash; copy all of it and paste it again."
+)
 EVENTS_MAX = 600  # ten minutes at one a second; EventSource reconnects by itself (``retry``)
 
 ADD_BODY = {
@@ -68,18 +72,20 @@ async def _read_add_request(request: Request, max_bytes: int) -> MagnetCreate | 
     if kind == "application/json":
         try:
             return MagnetCreate.model_validate_json(await request.body())
-        except ValidationError:
-            raise Unprocessable('Send {"magnet": "magnet:?xt=..."}.') from None
+        except ValidationError as exc:
+            if any(tuple(error["loc"]) == ("magnet",) for error in exc.errors()):
+                raise Unprocessable(MAGNET_HELP, slug="invalid-magnet") from None
+            raise Unprocessable('Send a JSON object with one field, "magnet".') from None
     if kind == "multipart/form-data":
         async with request.form(max_files=1, max_fields=2, max_part_size=max_bytes + 1) as form:
             upload = form.get("torrent")
             if not isinstance(upload, UploadFile):
-                raise Unprocessable("Send the .torrent file in the 'torrent' field.")
+                raise Unprocessable("Choose a .torrent file to upload.", slug="invalid-torrent")
             data = await upload.read(max_bytes + 1)
         if len(data) > max_bytes:
-            raise PayloadTooLarge("The .torrent file is too large.")
+            raise PayloadTooLarge(f"This .torrent file is too large (the limit is {max_bytes // 1024} KiB).")
         return data
-    raise UnsupportedMediaType("Send JSON with a magnet link or a multipart .torrent upload.")
+    raise UnsupportedMediaType("Add a torrent with a magnet link or by uploading a .torrent file.")
 
 
 @router.post(
@@ -142,23 +148,62 @@ def _subtitle_url(request: Request, entry_id: uuid.UUID) -> Callable[[int], str]
     return build
 
 
+def _dead_after(services: ServicesDep) -> float:
+    return services.settings.library_metadata_give_up_seconds
+
+
 @router.get("/torrents", responses=problem_responses(401, 403, 422))
-async def list_torrents(principal: TorrentUser, session: SessionDep, engine: EngineDep) -> TorrentList:
-    """Your library with live state, progress, peers and rates."""
+async def list_torrents(
+    principal: TorrentUser, session: SessionDep, engine: EngineDep, services: ServicesDep, clock: ClockDep
+) -> TorrentList:
+    """Your library with live state, progress, peers and rates; a magnet whose metadata never came is ``timed-out``."""
+    await service.refresh_library_metadata(session, engine, principal.user_id)
+    await session.commit()
     rows = await repository.list_entries(session, principal.user_id, LIST_LIMIT)
-    items = [presenters.torrent_public(e, t, service.engine_status(engine, t.info_hash)) for e, t in rows]
+    give_up, now, items = _dead_after(services), clock.now(), []
+    for entry, torrent in rows:
+        status_ = service.engine_status(engine, torrent.info_hash)
+        dead = give_up if service.is_dead(torrent, entry, status_, now, give_up) else None
+        items.append(presenters.torrent_public(entry, torrent, status_, dead_after=dead))
     return TorrentList(items=items)
 
 
 @router.get("/torrents/{torrent_id}", responses=problem_responses(401, 403, 404, 422))
 async def get_torrent(
-    torrent_id: uuid.UUID, request: Request, principal: TorrentUser, session: SessionDep, engine: EngineDep
+    torrent_id: uuid.UUID,
+    request: Request,
+    principal: TorrentUser,
+    session: SessionDep,
+    engine: EngineDep,
+    services: ServicesDep,
+    clock: ClockDep,
 ) -> TorrentDetail:
     """One torrent: files (index, name, size, MIME, streamable, subtitle link), readers, start estimate."""
     entry, torrent = await service.get_owned(session, principal.user_id, torrent_id)
     status_ = service.engine_status(engine, torrent.info_hash)
     await service.refresh_metadata(session, torrent, status_)
     await session.commit()
+    give_up = _dead_after(services)
+    dead = give_up if service.is_dead(torrent, entry, status_, clock.now(), give_up) else None
+    return presenters.torrent_detail(entry, torrent, status_, _subtitle_url(request, entry.id), dead_after=dead)
+
+
+@router.post("/torrents/{torrent_id}/retry", responses=problem_responses(401, 403, 404, 409, 422, 503))
+async def retry_torrent(
+    torrent_id: uuid.UUID,
+    request: Request,
+    principal: TorrentUser,
+    session: SessionDep,
+    engine: EngineDep,
+    services: ServicesDep,
+    clock: ClockDep,
+) -> TorrentDetail:
+    """Ask peers again for a magnet whose metadata timed out; it takes a library slot again."""
+    entry, torrent = await service.retry(
+        session, engine, services.settings, user_id=principal.user_id, entry_id=torrent_id, now=clock.now()
+    )
+    await session.commit()
+    status_ = service.engine_status(engine, torrent.info_hash)
     return presenters.torrent_detail(entry, torrent, status_, _subtitle_url(request, entry.id))
 
 
@@ -234,7 +279,7 @@ async def put_history(
     """Save where you are in a file ("continue watching")."""
     _, torrent = await service.get_owned(session, principal.user_id, torrent_id)
     status_ = service.engine_status(engine, torrent.info_hash)
-    files = len(status_.files) if status_ and status_.has_metadata else None
+    files = status_.files if status_ and status_.has_metadata else None
     item, torrent = await service.save_history(
         session,
         user_id=principal.user_id,
@@ -242,7 +287,7 @@ async def put_history(
         file_index=index,
         position=body.position_seconds,
         duration=body.duration_seconds,
-        file_count=files,
+        files=files,
         now=clock.now(),
     )
     await session.commit()
@@ -250,6 +295,7 @@ async def put_history(
         torrent_id=torrent_id,
         torrent_name=torrent.name,
         file_index=item.file_index,
+        file_name=presenters.file_name(status_, item.file_index),
         position_seconds=item.position_seconds,
         duration_seconds=item.duration_seconds,
         updated_at=item.updated_at,
@@ -258,7 +304,10 @@ async def put_history(
 
 @router.get("/me/history", responses=problem_responses(401, 403, 422))
 async def list_history(
-    principal: TorrentUser, session: SessionDep, limit: Annotated[int, Query(ge=1, le=200)] = 50
+    principal: TorrentUser,
+    session: SessionDep,
+    engine: EngineDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> HistoryList:
     """Your resume positions, most recent first."""
     rows = await repository.list_history(session, principal.user_id, limit)
@@ -268,6 +317,7 @@ async def list_history(
                 torrent_id=entry.id,
                 torrent_name=torrent.name,
                 file_index=item.file_index,
+                file_name=presenters.file_name(service.engine_status(engine, torrent.info_hash), item.file_index),
                 position_seconds=item.position_seconds,
                 duration_seconds=item.duration_seconds,
                 updated_at=item.updated_at,

@@ -46,11 +46,15 @@ class StreamForbidden(Forbidden):
     slug, title = "stream-forbidden", "Stream not allowed"
 
 
+class FileNotPlayable(Unprocessable):
+    slug, title = "file-not-playable", "This file cannot be played"
+
+
 class SubtitleUnavailable(Unprocessable):
     slug, title = "subtitle-invalid", "Not a usable subtitle file"
 
 
-# (engine error class, domain error class, slug, detail override); first match wins (subclasses first).
+# (engine error class, domain error class, slug); first match wins (subclasses first).
 _ENGINE_TABLE: tuple[tuple[type[engine_errors.EngineError], type[AppError], str], ...] = (
     (engine_errors.InvalidMagnet, Unprocessable, "invalid-magnet"),
     (engine_errors.InvalidTorrent, Unprocessable, "invalid-torrent"),
@@ -65,11 +69,28 @@ _ENGINE_TABLE: tuple[tuple[type[engine_errors.EngineError], type[AppError], str]
 )
 RETRY_AFTER_SECONDS = "5"
 
+# What a person reads for each slug; "{reason}" is the engine's short, path-free reason.
+_PHRASES = {
+    "invalid-magnet": "This magnet link can't be used ({reason}). Copy the whole link again and paste it here.",
+    "invalid-torrent": "This .torrent file can't be used ({reason}).",
+    "blocked-address": "This link points at a private network address, which this server does not contact.",
+    "torrent-not-found": "This torrent is not on the server any more. Add it again.",
+    "file-not-found": "This torrent has no such file.",
+    "metadata-timeout": "No peer has sent this torrent's details yet. Try again in a minute.",
+    "read-timeout": "The video data did not arrive in time. Try again shortly.",
+    "storage-error": "The server could not store this torrent's data. Try again later.",
+}
+_REFUSED = "libtorrent refused the torrent"
+
 
 def http_error(exc: engine_errors.EngineError) -> AppError:
-    """The problem for an engine error (engine messages never hold paths, so they are shown)."""
+    """The problem for an engine error, phrased for a person; the slug (``type``) stays for machines."""
     for engine_class, app_class, slug in _ENGINE_TABLE:
         if isinstance(exc, engine_class):
             headers = {"Retry-After": RETRY_AFTER_SECONDS} if app_class is ServiceUnavailable else None
-            return app_class(str(exc)[:300], slug=slug, headers=headers)
-    return ServiceUnavailable("The torrent engine failed.", slug="engine-error")
+            reason = str(exc)[:200]
+            if reason == _REFUSED:
+                reason = "its contents are not valid"
+            detail = _PHRASES.get(slug, "{reason}").format(reason=reason)
+            return app_class(detail, slug=slug, headers=headers)
+    return ServiceUnavailable("The torrent engine failed. Try again shortly.", slug="engine-error")

@@ -31,8 +31,36 @@ def reader_public(reader: ReaderStatus) -> ReaderPublic:
     )
 
 
-def torrent_public(entry: LibraryEntry, torrent: Torrent, status: TorrentStatus | None) -> TorrentPublic:
-    """``status`` None: the engine does not hold it now (evicted); it is re-added on the next stream."""
+def dead_reason(give_up_seconds: float) -> str:
+    minutes = max(1, round(give_up_seconds / 60))
+    return (
+        f"No peer sent this torrent's details within {minutes} minute{'' if minutes == 1 else 's'}. "
+        "Retry, or remove it from your library."
+    )
+
+
+def torrent_public(
+    entry: LibraryEntry, torrent: Torrent, status: TorrentStatus | None, *, dead_after: float | None = None
+) -> TorrentPublic:
+    """``status`` None: the engine does not hold it now (evicted); it is re-added on the next stream.
+
+    ``dead_after`` set: the magnet's metadata timed out after that many seconds (state ``timed-out``).
+    """
+    if dead_after is not None:
+        return TorrentPublic(
+            id=entry.id,
+            info_hash=torrent.info_hash,
+            name=display_name(status.name if status and status.name else torrent.name),
+            total_size=0,
+            state="timed-out",
+            progress=0.0,
+            peers=status.peers if status else 0,
+            seeds=status.seeds if status else 0,
+            download_rate=0,
+            upload_rate=0,
+            error=dead_reason(dead_after),
+            added_at=entry.added_at,
+        )
     return TorrentPublic(
         id=entry.id,
         info_hash=torrent.info_hash,
@@ -55,7 +83,12 @@ def own_readers(status: TorrentStatus | None, viewer: uuid.UUID) -> list[ReaderS
 
 
 def torrent_detail(
-    entry: LibraryEntry, torrent: Torrent, status: TorrentStatus | None, subtitle_url: Callable[[int], str]
+    entry: LibraryEntry,
+    torrent: Torrent,
+    status: TorrentStatus | None,
+    subtitle_url: Callable[[int], str],
+    *,
+    dead_after: float | None = None,
 ) -> TorrentDetail:
     files = [
         FilePublic(
@@ -71,7 +104,7 @@ def torrent_detail(
     readers = [reader_public(r) for r in own_readers(status, entry.user_id)]
     estimates = [r.seconds_to_start for r in readers if r.seconds_to_start is not None]
     return TorrentDetail(
-        **torrent_public(entry, torrent, status).model_dump(),
+        **torrent_public(entry, torrent, status, dead_after=dead_after).model_dump(),
         files=files,
         readers=readers,
         start_estimate_seconds=min(estimates) if estimates else None,
@@ -102,3 +135,11 @@ def stream_event(status: TorrentStatus | None, viewer: uuid.UUID) -> StreamEvent
         upload_rate=status.upload_rate if status else 0,
         readers=[reader_public(r) for r in own_readers(status, viewer)],
     )
+
+
+def file_name(status: TorrentStatus | None, index: int) -> str | None:
+    """A file's display name while the engine holds the torrent's metadata."""
+    for f in status.files if status else []:
+        if f.index == index:
+            return display_name(f.name)
+    return None

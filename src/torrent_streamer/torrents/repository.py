@@ -49,8 +49,15 @@ async def upsert_torrent(
     return torrent
 
 
-async def count_entries(session: AsyncSession, user_id: uuid.UUID) -> int:
-    statement = select(func.count()).select_from(LibraryEntry).where(LibraryEntry.user_id == user_id)
+async def count_live_entries(session: AsyncSession, user_id: uuid.UUID, dead_before: datetime) -> int:
+    """Entries that count towards the limit: all but magnets still without metadata added before ``dead_before``."""
+    dead = (Torrent.total_size == 0) & (LibraryEntry.added_at < dead_before)
+    statement = (
+        select(func.count())
+        .select_from(LibraryEntry)
+        .join(Torrent, Torrent.id == LibraryEntry.torrent_id)
+        .where(LibraryEntry.user_id == user_id, ~dead)
+    )
     return int((await session.execute(statement)).scalar_one())
 
 

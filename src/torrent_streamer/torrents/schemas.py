@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 InfoHash = Annotated[str, StringConstraints(pattern=r"^(?:[0-9a-fA-F]{40}|[0-9a-fA-F]{64})$", to_lower=True)]
-TorrentState = Literal["metadata", "checking", "downloading", "seeding", "paused", "error", "missing"]
+TorrentState = Literal["metadata", "checking", "downloading", "seeding", "paused", "error", "missing", "timed-out"]
 
 
 class Strict(BaseModel):
@@ -78,6 +78,7 @@ class HistoryPublic(Strict):
     torrent_id: uuid.UUID
     torrent_name: str
     file_index: int
+    file_name: str | None = Field(None, description="The file's name while the service holds the torrent's metadata.")
     position_seconds: float
     duration_seconds: float | None
     updated_at: datetime

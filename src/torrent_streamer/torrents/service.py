@@ -6,21 +6,38 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import anyio
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from torrent_streamer.core.config import Settings
-from torrent_streamer.core.errors import Conflict, NotFound
+from torrent_streamer.core.errors import Conflict, NotFound, Unprocessable
 from torrent_streamer.core.state import Services
-from torrent_streamer.engine import Engine, EngineConfig, EngineError, Magnet, TorrentNotFound, TorrentStatus
+from torrent_streamer.engine import (
+    Engine,
+    EngineConfig,
+    EngineError,
+    FileInfo,
+    Magnet,
+    TorrentNotFound,
+    TorrentStatus,
+)
 from torrent_streamer.engine import parse_magnet as engine_parse_magnet
 from torrent_streamer.engine.torrentfile import parse_torrent_file
 from torrent_streamer.torrents import repository
-from torrent_streamer.torrents.errors import TorrentBlocked, TorrentLimitReached, TorrentNotInLibrary, http_error
+from torrent_streamer.torrents.errors import (
+    FileNotPlayable,
+    TorrentBlocked,
+    TorrentLimitReached,
+    TorrentNotInLibrary,
+    http_error,
+)
 from torrent_streamer.torrents.models import BlockedInfoHash, LibraryEntry, Torrent, WatchHistory
+from torrent_streamer.torrents.names import display_name
 from torrent_streamer.torrents.runtime import ENGINE_KEY, engine_config
+
+LIBRARY_SCAN_LIMIT = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +50,7 @@ class Added:
 
 def parse_magnet(uri: str, config: EngineConfig) -> Magnet:
     try:
-        return engine_parse_magnet(
+        magnet = engine_parse_magnet(
             uri,
             allow_private=config.allow_private_networks,
             max_length=config.max_magnet_length,
@@ -41,6 +58,12 @@ def parse_magnet(uri: str, config: EngineConfig) -> Magnet:
         )
     except EngineError as exc:
         raise http_error(exc) from exc
+    if any(h and not h.strip("0") for h in (magnet.v1, magnet.v2)):
+        raise Unprocessable(
+            "This magnet link's hash is all zeros, so it names no torrent. Copy the whole link again.",
+            slug="invalid-magnet",
+        )
+    return magnet
 
 
 async def info_hashes_of_torrent_file(data: bytes, config: EngineConfig) -> list[str]:
@@ -91,6 +114,7 @@ async def add_to_library(
     if await repository.is_blocked(session, hashes):
         raise TorrentBlocked("This torrent has been taken down.")
     await repository.lock_user_library(session, user_id)
+    await refresh_library_metadata(session, engine, user_id)
     engine_added = engine_status(engine, hashes[0]) is None
     try:
         info = await (
@@ -140,10 +164,39 @@ async def _record(
     if existing is not None:
         return Added(existing, torrent, created=False, engine_added=False)
     entry = await repository.add_entry(session, user_id=user_id, torrent_id=torrent.id, now=now)
-    limit = settings.engine_max_active_torrents_per_user
-    if await repository.count_entries(session, user_id) > limit:
-        raise TorrentLimitReached(f"You can hold at most {limit} torrents; remove one first.")
+    await check_limit(session, settings, user_id, now=now)
     return Added(entry, torrent, created=True, engine_added=engine_added)
+
+
+def is_dead(torrent: Torrent, entry: LibraryEntry, status: TorrentStatus | None, now: datetime, give_up: float) -> bool:
+    """A magnet whose metadata never came: no size recorded, none in the engine, older than ``give_up``."""
+    if torrent.total_size > 0 or (status is not None and status.has_metadata):
+        return False
+    return (now - entry.added_at).total_seconds() >= give_up
+
+
+async def check_limit(session: AsyncSession, settings: Settings, user_id: uuid.UUID, *, now: datetime) -> None:
+    """The per-user limit counts live torrents: a dead magnet (metadata timed out) frees its slot."""
+    limit = settings.engine_max_active_torrents_per_user
+    cutoff = now - timedelta(seconds=settings.library_metadata_give_up_seconds)
+    if await repository.count_live_entries(session, user_id, cutoff) > limit:
+        raise TorrentLimitReached(
+            f"Your library is full: you can keep {limit} torrents at once. Remove one from your library to add this."
+        )
+
+
+async def retry(
+    session: AsyncSession, engine: Engine, settings: Settings, *, user_id: uuid.UUID, entry_id: uuid.UUID, now: datetime
+) -> tuple[LibraryEntry, Torrent]:
+    """Try a dead magnet again: it counts as new (its slot is taken again) and the engine asks peers anew."""
+    entry, torrent = await get_owned(session, user_id, entry_id)
+    await repository.lock_user_library(session, user_id)
+    await refresh_library_metadata(session, engine, user_id)
+    entry.added_at = now
+    await session.flush()
+    await check_limit(session, settings, user_id, now=now)
+    await ensure_in_engine(engine, torrent)
+    return entry, torrent
 
 
 async def get_owned(session: AsyncSession, user_id: uuid.UUID, entry_id: uuid.UUID) -> tuple[LibraryEntry, Torrent]:
@@ -158,6 +211,13 @@ async def refresh_metadata(session: AsyncSession, torrent: Torrent, status: Torr
     """Record name and size once the engine has metadata (magnets start without them)."""
     if status is not None and status.has_metadata and torrent.total_size != status.total_size:
         await repository.update_metadata(session, torrent, status.name or torrent.name, status.total_size)
+
+
+async def refresh_library_metadata(session: AsyncSession, engine: Engine, user_id: uuid.UUID) -> None:
+    """Record the size of every magnet of the user's library whose metadata has arrived meanwhile."""
+    for _, torrent in await repository.list_entries(session, user_id, LIBRARY_SCAN_LIMIT):
+        if torrent.total_size == 0:
+            await refresh_metadata(session, torrent, engine_status(engine, torrent.info_hash))
 
 
 async def remove_from_library(session: AsyncSession, user_id: uuid.UUID, entry_id: uuid.UUID) -> str | None:
@@ -223,12 +283,17 @@ async def save_history(
     file_index: int,
     position: float,
     duration: float | None,
-    file_count: int | None,
+    files: list[FileInfo] | None,
     now: datetime,
 ) -> tuple[WatchHistory, Torrent]:
+    """Record a position for a file that can be played (a text file or an unknown index has none)."""
     _, torrent = await get_owned(session, user_id, entry_id)
-    if file_count is not None and file_index >= file_count:
-        raise NotFound("No such file in this torrent.", slug="file-not-found")
+    if files is not None:
+        file = next((f for f in files if f.index == file_index), None)
+        if file is None:
+            raise NotFound("This torrent has no such file.", slug="file-not-found")
+        if not file.streamable:
+            raise FileNotPlayable(f"{display_name(file.name)} is not a video or audio file, so it has no position.")
     item = await repository.get_history(session, entry_id, file_index)
     if item is None:
         item = WatchHistory(

@@ -32,3 +32,15 @@ async def web_static(digest: str, name: str, request: Request, web: WebDep) -> R
 @router.get("/app", dependencies=[public_route()])  # the page is public; its API calls carry tokens
 async def web_player(web: WebDep) -> HTMLResponse:
     return web.render("app/index.html", {"title": "Player"})
+
+
+@router.get("/app/manifest.webmanifest", dependencies=[public_route()])
+async def web_manifest(web: WebDep) -> Response:
+    """The PWA manifest (installable on a phone's home screen); icon URLs carry their content digest."""
+    return Response(web.manifest(), media_type="application/manifest+json", headers={"cache-control": "no-cache"})
+
+
+@router.get("/favicon.ico", dependencies=[public_route()])
+async def favicon(web: WebDep) -> Response:
+    asset = web.assets.get("icons/favicon.ico")
+    return Response(asset.body, media_type="image/x-icon", headers={"cache-control": "public, max-age=86400"})

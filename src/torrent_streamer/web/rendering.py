@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ TEMPLATES_DIR = Path(__file__).parent / "templates"
 # No 'unsafe-inline' anywhere: every script and stylesheet is a self-hosted file (SR-6.2, SR-6.3).
 WEB_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "media-src 'self' blob:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "media-src 'self' blob:; connect-src 'self'; manifest-src 'self'; form-action 'self'; frame-ancestors 'none'; "
     "base-uri 'none'"
 )
 HTML_HEADERS = {"content-security-policy": WEB_CSP, "cache-control": "no-store"}
@@ -46,7 +47,10 @@ def build_environment(assets: StaticAssets) -> Environment:
             '<link rel="stylesheet" href="{}" integrity="{}" crossorigin="anonymous">'
         ).format(asset.url, asset.integrity)
 
-    env.globals.update(script=script, stylesheet=stylesheet)
+    def asset_url(name: str) -> str:
+        return assets.get(name).url
+
+    env.globals.update(script=script, stylesheet=stylesheet, asset_url=asset_url)
     return env
 
 
@@ -56,6 +60,26 @@ class Web:
     def __init__(self, assets: StaticAssets | None = None) -> None:
         self.assets = assets or StaticAssets.load()
         self.env = build_environment(self.assets)
+
+    def manifest(self) -> str:
+        """The web app manifest: name, colours, start URL and icons (content-addressed URLs)."""
+        icons = [
+            {"src": self.assets.get(f"icons/icon-{size}.png").url, "sizes": f"{size}x{size}", "type": "image/png"}
+            for size in (192, 512)
+        ]
+        icons.append({"src": self.assets.get("icons/icon.svg").url, "sizes": "any", "type": "image/svg+xml"})
+        return json.dumps(
+            {
+                "name": "torrent-streamer",
+                "short_name": "Streamer",
+                "start_url": "/app",
+                "scope": "/app",
+                "display": "standalone",
+                "background_color": "#0d1726",
+                "theme_color": "#12233d",
+                "icons": icons,
+            }
+        )
 
     def render_text(self, template: str, context: dict[str, Any]) -> str:
         return self.env.get_template(template).render(context)

@@ -44,8 +44,9 @@ async def panel_torrents(
     error: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Response:  # fmt: skip
     context = base_context(principal, "Torrents", "torrents")
-    context.update(
-        torrents=sorted(engine.list_status(), key=lambda s: s.name.lower()), stats=engine.stats(),
+    torrents = sorted(engine.list_status(), key=lambda s: s.name.lower())
+    context.update(  # both counts come from the listed rows, so they always agree with the table
+        torrents=torrents, active=sum(1 for t in torrents if t.state not in ("paused", "error")), stats=engine.stats(),
         blocked=await torrents_repository.list_blocked(session, 200), notice=NOTICES.get(notice or ""),
         error=ERRORS.get(error or "", "The action failed.") if error else None,
     )  # fmt: skip

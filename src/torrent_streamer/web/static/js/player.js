@@ -1,348 +1,324 @@
-// The web player: the reference client of the public JSON API (/api/v1), like the Flutter app.
-// Tokens live in memory only (a reload signs out); every text from the server goes through textContent.
-const API = "/api/v1";
+// The web app: sign in / sign up, library, continue watching, add (magnet or .torrent), search.
+// Uses only the public API (/api/v1) through api.js; playback is now-playing.js. Every server string is
+// written with textContent; nothing is kept in localStorage or sessionStorage.
+const { call, webAuth, refreshSession, signOut, session, ApiError } = window.tsApi;
+const { play, stop, formatSize } = window.tsPlayer;
 const $ = (id) => document.getElementById(id);
-const state = { access: null, refresh: null, mfaToken: null, torrent: null, file: null, events: null, saveTimer: null, subtitleUrl: null };
-
-class ApiError extends Error {
-  constructor(status, problem) {
-    super((problem && (problem.detail || problem.title)) || `HTTP ${status}`);
-    this.status = status;
-    this.problem = problem;
-  }
-}
-
-async function call(path, { method = "GET", body, auth = true, retry = true, raw = false } = {}) {
-  const headers = { Accept: raw ? "*/*" : "application/json" };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  if (auth && state.access) headers.Authorization = `Bearer ${state.access}`;
-  const url = path.startsWith("/api/") || path.startsWith("http") ? path : API + path;
-  const response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: "omit", cache: "no-store" });
-  if (response.status === 401 && auth && retry && state.refresh && (await refreshTokens())) {
-    return call(path, { method, body, auth, retry: false, raw });
-  }
-  if (!response.ok) {
-    let problem = null;
-    try { problem = await response.json(); } catch { problem = null; }
-    throw new ApiError(response.status, problem);
-  }
-  if (raw) return response;
-  if (response.status === 204) return null;
-  return response.json();
-}
-
-async function refreshTokens() {
-  const presented = state.refresh;
-  try {
-    const pair = await call("/auth/refresh", { method: "POST", body: { refresh_token: presented }, auth: false, retry: false });
-    setTokens(pair);
-    return true;
-  } catch (error) {
-    if (error instanceof ApiError && error.status === 409 && state.refresh !== presented) return true; // our concurrent refresh won
-    // A failed refresh signs out for real: logout ends the family on the server, not only here.
-    try { await call("/auth/logout", { method: "POST", body: { refresh_token: presented }, auth: false, retry: false }); } catch { /* ended locally anyway */ }
-    signedOut("Your session has ended; sign in again.");
-    return false;
-  }
-}
-
-function setTokens(pair) {
-  state.access = pair.access_token;
-  state.refresh = pair.refresh_token;
-}
+const LIBRARY_POLL_MS = 2000;
+const STATE_WORDS = { metadata: "Fetching metadata", checking: "Checking", downloading: "Downloading", seeding: "Ready", paused: "Paused", error: "Error", missing: "Not loaded", "timed-out": "No peers found" };
+const app = { mfaToken: null, email: "", pollTimer: null, details: new Map() };
 
 function say(text) { $("status").textContent = text; }
-function fail(error) {
-  const box = $("error");
-  box.textContent = error instanceof Error ? error.message : String(error);
-  box.hidden = false;
-}
-function clearError() { $("error").hidden = true; $("error").textContent = ""; }
-
-function show(section) {
-  $("sign-in").hidden = section !== "sign-in";
-  $("library").hidden = section === "sign-in";
-  $("watch").hidden = section !== "watch";
-  $("sign-out").hidden = section === "sign-in";
-}
-
-function formatSize(bytes) {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let value = bytes; let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) { value /= 1024; unit += 1; }
-  return `${value.toFixed(unit ? 1 : 0)} ${units[unit]}`;
+function clearError() { $("error").hidden = true; $("error-text").textContent = ""; for (const extra of $("error").querySelectorAll("button")) extra.remove(); }
+function fail(error, { offerRemoval = false } = {}) {
+  $("error-text").textContent = error instanceof Error ? error.message : String(error);
+  $("error").hidden = false;
+  if (offerRemoval) {
+    const go = button("Show my library", () => { $("library").scrollIntoView({ block: "start" }); const first = $("library-list").querySelector("button.danger"); if (first) first.focus(); }, "secondary");
+    $("error").append(go);
+  }
 }
 
 function button(label, onClick, extraClass) {
   const b = document.createElement("button");
-  b.type = "button";
-  b.textContent = label;
+  b.type = "button"; b.textContent = label;
   if (extraClass) b.className = extraClass;
   b.addEventListener("click", onClick);
   return b;
 }
 
-// --- sign-in -------------------------------------------------------------------------------
+function text(tag, value, className) {
+  const el = document.createElement(tag);
+  el.textContent = value;
+  if (className) el.className = className;
+  return el;
+}
+
+// --- screens --------------------------------------------------------------------------------
+function showAuth(form) {
+  $("auth").hidden = false; $("home").hidden = true; $("sign-out").hidden = true;
+  $("login-form").hidden = form !== "sign-in"; $("sign-up-form").hidden = form !== "sign-up"; $("mfa-form").hidden = form !== "mfa";
+  $("auth-title").textContent = form === "sign-up" ? "Create an account" : "Sign in";
+}
+
+function showHome() {
+  $("auth").hidden = true; $("home").hidden = false; $("sign-out").hidden = false;
+}
+
+async function signedIn() {
+  try { const me = await call("/me"); $("who").textContent = me.display_name || me.email || ""; app.email = me.email || ""; } catch { $("who").textContent = ""; }
+  showHome();
+  await Promise.all([loadLibrary(), loadContinue()]);
+  schedulePoll();
+}
+
+function signedOut(message) {
+  stop();
+  if (app.pollTimer) { clearTimeout(app.pollTimer); app.pollTimer = null; }
+  $("who").textContent = "";
+  for (const id of ["results", "library-list", "continue-list"]) $(id).replaceChildren();
+  app.details.clear();
+  showAuth("sign-in");
+  say(message || "Signed out.");
+}
+session.onSignedOut = signedOut;
+
+// --- sign in / sign up ---------------------------------------------------------------------------
 async function onLogin(event) {
-  event.preventDefault();
-  clearError();
+  event.preventDefault(); clearError();
   try {
-    const result = await call("/auth/login", { method: "POST", auth: false, body: { email: $("email").value, password: $("password").value } });
+    const result = await webAuth("/login", { email: $("email").value, password: $("password").value });
     $("password").value = "";
-    if (result.mfa_required) {
-      state.mfaToken = result.mfa_token;
-      $("login-form").hidden = true;
-      $("mfa-form").hidden = false;
-      $("mfa-code").focus();
-      say("Enter the code from your authenticator app.");
-      return;
-    }
-    await signedIn(result);
+    if (result.mfa_required) { app.mfaToken = result.mfa_token; showAuth("mfa"); $("mfa-code").focus(); say("Enter the code from your authenticator app."); return; }
+    say("Signed in.");
+    await signedIn();
   } catch (error) { fail(error); }
 }
 
 async function onMfa(event) {
-  event.preventDefault();
-  clearError();
+  event.preventDefault(); clearError();
   try {
-    const pair = await call("/auth/mfa/verify", { method: "POST", auth: false, body: { mfa_token: state.mfaToken, code: $("mfa-code").value.trim() } });
-    state.mfaToken = null;
-    $("mfa-code").value = "";
-    await signedIn(pair);
+    await webAuth("/mfa/verify", { mfa_token: app.mfaToken, code: $("mfa-code").value.trim() });
+    app.mfaToken = null; $("mfa-code").value = "";
+    say("Signed in.");
+    await signedIn();
   } catch (error) { fail(error); }
 }
 
-async function signedIn(pair) {
-  setTokens(pair);
-  $("mfa-form").hidden = true;
-  $("login-form").hidden = false;
+const RULES = {
+  length: (p) => p.length >= 12 && p.length <= 128,
+  lower: (p) => /[a-z]/.test(p),
+  upper: (p) => /[A-Z]/.test(p),
+  digit: (p) => /[0-9]/.test(p),
+  symbol: (p) => /[^A-Za-z0-9]/.test(p),
+  email: (p, email) => { const name = email.split("@")[0].toLowerCase(); return p.length > 0 && (name.length < 3 || !p.toLowerCase().includes(name)); },
+};
+
+function checkRules() {
+  const password = $("new-password").value;
+  let ok = true;
+  for (const item of $("password-rules").querySelectorAll("li")) {
+    const met = RULES[item.dataset.rule](password, $("new-email").value);
+    item.dataset.met = met ? "yes" : "no";
+    let note = item.querySelector(".vh");
+    if (!note) { note = text("span", "", "vh"); item.append(note); }
+    note.textContent = met ? " (done)" : " (not yet)";
+    ok = ok && met;
+  }
+  return ok;
+}
+
+async function onSignUp(event) {
+  event.preventDefault(); clearError();
+  if (!checkRules()) { fail(new Error("The password does not meet every rule yet (see the list).")); $("new-password").focus(); return; }
+  const email = $("new-email").value.trim();
+  const password = $("new-password").value;
+  const body = { email, password };
+  if ($("new-name").value.trim()) body.display_name = $("new-name").value.trim();
   try {
-    const me = await call("/me");
-    $("who").textContent = me.display_name || me.email || "";
-  } catch { $("who").textContent = ""; }
-  show("library");
-  say("Signed in.");
-  $("q").focus();
+    await call("/auth/register", { method: "POST", auth: false, body });
+    const result = await webAuth("/login", { email, password });
+    $("new-password").value = "";
+    if (result.mfa_required) { app.mfaToken = result.mfa_token; showAuth("mfa"); return; }
+    say("Welcome! Your account is ready.");
+    await signedIn();
+  } catch (error) {
+    if (error instanceof ApiError && error.slug === "weak-password" && error.problem && error.problem.invalid_params) {
+      fail(new Error(error.problem.invalid_params.map((p) => `Password: ${p.reason}`).join(" · ")));
+    } else fail(error);
+  }
 }
 
-function signedOut(message) {
-  stopWatching();
-  state.access = null; state.refresh = null; state.torrent = null; state.file = null;
-  $("who").textContent = "";
-  $("results").replaceChildren();
-  $("files").replaceChildren();
-  show("sign-in");
-  say(message || "Signed out.");
+async function onSignOut() { await signOut(); signedOut(); }
+
+// --- library ------------------------------------------------------------------------------------
+async function detailOf(item) {
+  const known = app.details.get(item.id);
+  if (known && known.files && known.files.length) return known;
+  const detail = await call(`/torrents/${encodeURIComponent(item.id)}`);
+  app.details.set(item.id, detail);
+  return detail;
 }
 
-async function onSignOut() {
-  const refresh = state.refresh;
-  if (refresh) { try { await call("/auth/logout", { method: "POST", body: { refresh_token: refresh }, retry: false }); } catch { /* signed out locally anyway */ } }
-  signedOut();
+function playableFiles(detail) { return (detail.files || []).filter((f) => f.streamable); }
+
+async function loadLibrary() {
+  let items;
+  try { items = (await call("/torrents")).items; } catch (error) { if (error.status !== 401) fail(error); return []; }
+  const list = $("library-list");
+  const rows = [];
+  for (const item of items) {
+    let detail = null;
+    if (item.state !== "timed-out" && item.state !== "metadata") { try { detail = await detailOf(item); } catch { detail = null; } }
+    rows.push(libraryRow(item, detail));
+  }
+  list.replaceChildren(...rows);
+  $("library-empty").hidden = items.length > 0;
+  return items;
 }
 
-// --- search and library ----------------------------------------------------------------------
-async function onSearch(event) {
-  event.preventDefault();
+function libraryRow(item, detail) {
+  const li = document.createElement("li");
+  li.className = "torrent"; li.dataset.id = item.id; li.dataset.state = item.state;
+  li.append(text("h3", item.name, "name"));
+  const facts = text("p", "", "facts");
+  const stateWord = STATE_WORDS[item.state] || item.state;
+  facts.append(text("span", stateWord, "state"));
+  if (item.total_size) facts.append(text("span", formatSize(item.total_size)));
+  facts.append(text("span", `${Math.round(item.progress * 100)}%`));
+  facts.append(text("span", `${item.peers} ${item.peers === 1 ? "peer" : "peers"}`));
+  if (item.download_rate) facts.append(text("span", `${formatSize(item.download_rate)}/s`));
+  li.append(facts);
+  const bar = document.createElement("progress");
+  bar.max = 1; bar.value = item.progress; bar.setAttribute("aria-label", `${item.name}: ${Math.round(item.progress * 100)}% downloaded`);
+  li.append(bar);
+  const actions = document.createElement("div");
+  actions.className = "actions";
+  if (item.state === "timed-out" || item.state === "error") {
+    li.append(text("p", item.error || "This torrent failed.", "error"));
+    if (item.state === "timed-out") actions.append(button("Retry", () => retry(item)));
+  } else if (detail) {
+    const files = playableFiles(detail);
+    if (!files.length && (detail.files || []).length) li.append(text("p", "This torrent has no video or audio file to play.", "muted"));
+    for (const file of files) {
+      const play = button("Play", () => startPlaying(detail, file));
+      if (files.length > 1) play.textContent = `Play ${file.name.split("/").pop()}`;
+      actions.append(play);
+    }
+  } else if (item.state === "metadata") {
+    li.append(text("p", "Asking peers for this torrent's details…", "muted"));
+  }
+  actions.append(button("Remove", () => removeTorrent(item), "danger"));
+  li.append(actions);
+  return li;
+}
+
+function schedulePoll() {
+  if (app.pollTimer) clearTimeout(app.pollTimer);
+  app.pollTimer = setTimeout(async () => {
+    if (!session.access || $("home").hidden) return;
+    await loadLibrary();
+    schedulePoll();
+  }, LIBRARY_POLL_MS);
+}
+
+async function retry(item) {
   clearError();
+  try { await call(`/torrents/${encodeURIComponent(item.id)}/retry`, { method: "POST" }); say(`Asking peers again for ${item.name}.`); }
+  catch (error) { fail(error, { offerRemoval: error.slug === "torrent-limit" }); }
+  await loadLibrary();
+}
+
+async function removeTorrent(item) {
+  clearError();
+  try {
+    if (window.tsPlayer.playing.torrentId === item.id) stop();
+    await call(`/torrents/${encodeURIComponent(item.id)}`, { method: "DELETE" });
+    app.details.delete(item.id);
+    say(`Removed ${item.name}.`);
+  } catch (error) { fail(error); }
+  await Promise.all([loadLibrary(), loadContinue()]);
+}
+
+// --- continue watching --------------------------------------------------------------------------
+async function loadContinue() {
+  let items = [];
+  try { items = (await call("/me/history?limit=10")).items; } catch { items = []; }
+  const list = $("continue-list");
+  list.replaceChildren(...items.map((h) => {
+    const li = document.createElement("li");
+    li.dataset.id = h.torrent_id; li.dataset.file = String(h.file_index);
+    const label = document.createElement("span");
+    label.append(text("strong", h.torrent_name));
+    if (h.file_name) label.append(text("span", ` · ${h.file_name.split("/").pop()}`, "muted"));
+    const minutes = Math.floor(h.position_seconds / 60); const seconds = Math.floor(h.position_seconds % 60);
+    label.append(text("span", ` · at ${minutes}:${String(seconds).padStart(2, "0")}`, "muted position"));
+    li.append(label, button("Continue watching", () => continueWatching(h)));
+    return li;
+  }));
+  $("continue").hidden = items.length === 0;
+}
+
+async function continueWatching(h) {
+  clearError();
+  try {
+    const detail = await call(`/torrents/${encodeURIComponent(h.torrent_id)}`);
+    const file = (detail.files || []).find((f) => f.index === h.file_index);
+    if (!file) throw new Error("This file is not available right now; try again in a moment.");
+    await startPlaying(detail, file);
+  } catch (error) { fail(error); }
+}
+
+async function startPlaying(detail, file) {
+  clearError();
+  try { await play(detail, file); await loadContinue(); } catch (error) { fail(error); }
+}
+
+// --- add and search ------------------------------------------------------------------------------
+async function added(torrent) {
+  app.details.delete(torrent.id);
+  say(`Added ${torrent.name}.`);
+  await loadLibrary();
+  $("library").scrollIntoView({ block: "nearest" });
+}
+
+async function addMagnet(magnet) {
+  clearError();
+  say("Adding…");
+  try { await added(await call("/torrents", { method: "POST", body: { magnet } })); return true; }
+  catch (error) { say(""); fail(error, { offerRemoval: error.slug === "torrent-limit" }); return false; }
+}
+
+async function onMagnet(event) {
+  event.preventDefault();
+  const magnet = $("magnet").value.trim();
+  if (!magnet) { fail(new Error("Paste a magnet link first (it starts with magnet:?).")); return; }
+  if (await addMagnet(magnet)) $("magnet").value = "";
+}
+
+async function onUpload(event) {
+  event.preventDefault(); clearError();
+  const file = $("torrent-file").files[0];
+  if (!file) { fail(new Error("Choose a .torrent file first.")); return; }
+  const form = new FormData();
+  form.append("torrent", file, file.name);
+  say("Uploading…");
+  try { await added(await call("/torrents", { method: "POST", form })); $("torrent-file").value = ""; }
+  catch (error) { say(""); fail(error, { offerRemoval: error.slug === "torrent-limit" }); }
+}
+
+async function onSearch(event) {
+  event.preventDefault(); clearError();
   const q = $("q").value.trim();
-  if (!q) return;
+  if (!q) { fail(new Error("Type a title to search for.")); $("q").focus(); return; }
   say("Searching…");
   try {
     const page = await call(`/torrents/search?${new URLSearchParams({ q, limit: "20" })}`);
     const items = [...(page.items || []), ...(page.external || [])];
-    const list = $("results");
-    list.replaceChildren();
-    for (const item of items) {
+    $("results").replaceChildren(...items.map((item) => {
       const li = document.createElement("li");
-      const label = document.createElement("span");
-      label.textContent = `${item.title} · ${formatSize(item.size_bytes)} · ${item.seeders} seeders`;
-      li.append(label, button("Add", () => addTorrent(item.magnet, item.title)));
-      list.append(li);
-    }
-    say(items.length ? `${items.length} result(s).` : "No results.");
+      li.append(text("span", `${item.title} · ${formatSize(item.size_bytes)} · ${item.seeders} seeders`), button("Add", () => addMagnet(item.magnet)));
+      return li;
+    }));
+    say(items.length ? `${items.length} result(s) for “${q}”.` : `Nothing found for “${q}”.`);
   } catch (error) { fail(error); say(""); }
 }
 
-async function addTorrent(magnet, title) {
-  clearError();
-  say(`Adding ${title}…`);
-  try {
-    let torrent = await call("/torrents", { method: "POST", body: { magnet } });
-    for (let attempt = 0; !(torrent.files && torrent.files.length) && attempt < 120; attempt += 1) {
-      say("Fetching the torrent's metadata…");
-      await new Promise((resolve) => setTimeout(resolve, 500));
-      torrent = await call(`/torrents/${encodeURIComponent(torrent.id)}`);
-    }
-    if (!(torrent.files && torrent.files.length)) throw new Error("The torrent's metadata is not available yet; try again.");
-    state.torrent = torrent;
-    renderFiles(torrent);
-    say(`${torrent.name}: ${torrent.files.length} file(s).`);
-  } catch (error) { fail(error); say(""); }
-}
-
-function renderFiles(torrent) {
-  $("files-title").hidden = false;
-  $("torrent-name").textContent = torrent.name;
-  const list = $("files");
-  list.replaceChildren();
-  for (const file of torrent.files) {
-    const li = document.createElement("li");
-    const label = document.createElement("span");
-    label.textContent = `${file.name} · ${formatSize(file.size)}`;
-    li.append(label);
-    if (file.streamable) li.append(button("Play", () => play(torrent, file)));
-    list.append(li);
-  }
-}
-
-// --- playback --------------------------------------------------------------------------------
-function subtitleFor(torrent, file) {
-  const stem = file.name.replace(/\.[^.\/]+$/, "").toLowerCase();
-  const subs = torrent.files.filter((f) => /\.(srt|vtt)$/i.test(f.name));
-  return subs.find((f) => f.name.toLowerCase().startsWith(stem)) || subs[0] || null;
-}
-
-async function play(torrent, file) {
-  clearError();
-  stopWatching();
-  state.file = file;
-  const video = $("video");
-  try {
-    const link = await call(`/torrents/${encodeURIComponent(torrent.id)}/files/${file.index}/stream`, { method: "POST" });
-    show("watch");
-    $("now-playing").textContent = file.name;
-    video.replaceChildren();
-    await attachSubtitles(torrent, file);
-    const resumeAt = await resumePosition(torrent, file);
-    video.src = link.url;
-    if (resumeAt > 0) video.addEventListener("loadedmetadata", () => { video.currentTime = resumeAt; }, { once: true });
-    watchEvents(torrent);
-    state.saveTimer = setInterval(savePosition, 10000);
-    say("Starting…");
-    await video.play();
-  } catch (error) {
-    if (error instanceof DOMException && error.name === "NotAllowedError") { say("Press play to start."); return; }
-    fail(error);
-  }
-}
-
-async function attachSubtitles(torrent, file) {
-  const sub = subtitleFor(torrent, file);
-  if (!sub) return;
-  try {
-    // <track> cannot send Authorization: fetch the WebVTT with the token and hand it over as a blob: URL.
-    const path = sub.subtitle_url || `/torrents/${encodeURIComponent(torrent.id)}/files/${sub.index}/subtitles.vtt`;
-    const response = await call(path, { raw: true });
-    const blob = new Blob([await response.text()], { type: "text/vtt" });
-    state.subtitleUrl = URL.createObjectURL(blob);
-    const track = document.createElement("track");
-    track.kind = "subtitles";
-    track.label = sub.name;
-    track.srclang = "en";
-    track.src = state.subtitleUrl;
-    track.default = true;
-    $("video").append(track);
-  } catch (error) { say(`Subtitles unavailable: ${error.message}`); }
-}
-
-async function resumePosition(torrent, file) {
-  try {
-    const history = await call("/me/history");
-    const items = Array.isArray(history) ? history : history.items || [];
-    const entry = items.find((h) => h.torrent_id === torrent.id && h.file_index === file.index);
-    return entry ? entry.position_seconds || 0 : 0;
-  } catch { return 0; }
-}
-
-async function savePosition() {
-  const video = $("video");
-  if (!state.torrent || !state.file || !Number.isFinite(video.currentTime) || video.currentTime <= 0) return false;
-  const body = { position_seconds: video.currentTime };
-  if (Number.isFinite(video.duration)) body.duration_seconds = video.duration;
-  try {
-    await call(`/me/history/${encodeURIComponent(state.torrent.id)}/${state.file.index}`, { method: "PUT", body });
-    return true;
-  } catch { return false; /* resume is best effort; playback goes on */ }
-}
-
-function showProgress(data) {
-  const parts = [];
-  if (typeof data.progress === "number") parts.push(`downloaded ${(data.progress * 100).toFixed(1)}%`);
-  const reader = (data.readers || []).find((r) => state.file && r.file_index === state.file.index);
-  if (reader) parts.push(`buffered ahead ${formatSize(reader.buffered_ahead_bytes)}`);
-  if (typeof data.peers === "number") parts.push(`${data.peers} peer(s)`);
-  if (typeof data.download_rate === "number") parts.push(`${formatSize(data.download_rate)}/s`);
-  if (parts.length) $("buffer").textContent = parts.join(" · ");
-}
-
-// Server-Sent Events read through fetch (EventSource cannot send Authorization); polling as a fallback.
-async function watchEvents(torrent) {
-  const controller = new AbortController();
-  state.events = controller;
-  try {
-    const response = await fetch(`${API}/torrents/${encodeURIComponent(torrent.id)}/events`, {
-      headers: { Accept: "text/event-stream", Authorization: `Bearer ${state.access}` }, signal: controller.signal, cache: "no-store",
-    });
-    if (!response.ok || !response.body) throw new Error(`events: HTTP ${response.status}`);
-    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-    let buffer = "";
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buffer += value;
-      let cut;
-      while ((cut = buffer.indexOf("\n\n")) >= 0) {
-        const block = buffer.slice(0, cut);
-        buffer = buffer.slice(cut + 2);
-        const data = block.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5).trim()).join("\n");
-        if (data) { try { showProgress(JSON.parse(data)); } catch { /* ignore a malformed event */ } }
-      }
-    }
-  } catch (error) {
-    if (controller.signal.aborted) return;
-    pollStatus(torrent, controller);
-  }
-}
-
-async function pollStatus(torrent, controller) {
-  while (!controller.signal.aborted) {
-    try { showProgress(await call(`/torrents/${encodeURIComponent(torrent.id)}`)); } catch { return; }
-    await new Promise((resolve) => setTimeout(resolve, 2000));
-  }
-}
-
-function stopWatching() {
-  if (state.events) { state.events.abort(); state.events = null; }
-  if (state.saveTimer) { clearInterval(state.saveTimer); state.saveTimer = null; savePosition(); }
-  if (state.subtitleUrl) { URL.revokeObjectURL(state.subtitleUrl); state.subtitleUrl = null; }
-  const video = $("video");
-  video.pause();
-  video.removeAttribute("src");
-  video.load();
-}
-
-function wireVideo() {
-  const video = $("video");
-  video.addEventListener("waiting", () => say("Buffering…"));
-  video.addEventListener("playing", () => say("Playing."));
-  video.addEventListener("pause", async () => {
-    if (video.ended || !state.file) return;
-    say("Paused.");
-    if (await savePosition()) say(`Paused; position ${Math.floor(video.currentTime)} s saved.`);
-  });
-  video.addEventListener("seeking", () => say("Seeking…"));
-  video.addEventListener("error", () => fail(new Error("The video could not be played.")));
-}
-
+// --- start-up: a reload stays signed in through the refresh cookie ---------------------------------
 $("login-form").addEventListener("submit", onLogin);
 $("mfa-form").addEventListener("submit", onMfa);
+$("sign-up-form").addEventListener("submit", onSignUp);
+$("new-password").addEventListener("input", checkRules);
+$("new-email").addEventListener("input", checkRules);
+$("to-sign-up").addEventListener("click", () => { clearError(); showAuth("sign-up"); checkRules(); $("new-email").focus(); });
+$("to-sign-in").addEventListener("click", () => { clearError(); showAuth("sign-in"); $("email").focus(); });
+$("magnet-form").addEventListener("submit", onMagnet);
+$("upload-form").addEventListener("submit", onUpload);
 $("search-form").addEventListener("submit", onSearch);
-$("magnet-form").addEventListener("submit", (event) => {
-  event.preventDefault();
-  const magnet = $("magnet").value.trim();
-  if (magnet) addTorrent(magnet, "the magnet link");
-});
 $("sign-out").addEventListener("click", onSignOut);
-wireVideo();
-show("sign-in");
+$("home").hidden = true;
+$("auth").hidden = true;
+(async () => {
+  say("Loading…");
+  if (await refreshSession()) { say(""); await signedIn(); } else { say(""); showAuth("sign-in"); }
+})();
