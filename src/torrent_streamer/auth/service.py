@@ -21,7 +21,7 @@ from torrent_streamer.auth.models import AuthSession, RefreshToken
 from torrent_streamer.auth.passwords import enforce_policy, normalise_email
 from torrent_streamer.auth.permissions import Role
 from torrent_streamer.auth.tokens import issue_access_token, issue_mfa_token
-from torrent_streamer.core.audit import record_event
+from torrent_streamer.core.audit import AuditAction, record_event
 from torrent_streamer.core.deps import enforce_limit
 from torrent_streamer.core.errors import Unprocessable
 from torrent_streamer.users import repository as users_repository
@@ -79,7 +79,7 @@ async def register(
     existing = await users_repository.get_by_email(session, email)
     if existing is not None:
         record_event(
-            session, now=now, action="register_duplicate", target_type="user", target_id=str(existing.id),
+            session, now=now, action=AuditAction.REGISTER_DUPLICATE, target_type="user", target_id=str(existing.id),
             ip=meta.ip, user_agent=meta.user_agent,
         )  # fmt: skip
         return email
@@ -95,7 +95,7 @@ async def register(
     session.add(user)
     await session.flush()
     record_event(
-        session, now=now, action="register", actor_id=user.id, target_type="user", target_id=str(user.id),
+        session, now=now, action=AuditAction.REGISTER, actor_id=user.id, target_type="user", target_id=str(user.id),
         ip=meta.ip, user_agent=meta.user_agent,
     )  # fmt: skip
     return email
@@ -108,7 +108,8 @@ async def _check_lockout(ctx: AuthContext, session: AsyncSession, key: str, meta
     if throttle is not None and throttle.locked_until is not None and throttle.locked_until > now:
         ctx.services.metrics.auth_failures.labels("locked").inc()
         record_event(
-            session, now=now, action="login_locked", outcome="failure", ip=meta.ip, user_agent=meta.user_agent,
+            session, now=now, action=AuditAction.LOGIN_LOCKED, outcome="failure", ip=meta.ip,
+            user_agent=meta.user_agent,
             details={"retry_after": int((throttle.locked_until - now).total_seconds())},
         )  # fmt: skip
         raise AccountLocked((throttle.locked_until - now).total_seconds())
@@ -124,7 +125,7 @@ async def _record_failure(
         await repository.lock_account_key(session, key, now + timedelta(seconds=seconds))
     ctx.services.metrics.auth_failures.labels(reason).inc()
     record_event(
-        session, now=now, action="login_failed", outcome="failure",
+        session, now=now, action=AuditAction.LOGIN_FAILED, outcome="failure",
         target_type="user" if user else None, target_id=str(user.id) if user else None,
         ip=meta.ip, user_agent=meta.user_agent, details={"reason": reason, "consecutive_failures": failures},
     )  # fmt: skip
@@ -160,7 +161,7 @@ async def login(
     if user.mfa_enabled:
         ctx.services.metrics.auth_events.labels("mfa_challenge").inc()
         record_event(
-            session, now=now, action="login_mfa_challenge", actor_id=user.id, target_type="user",
+            session, now=now, action=AuditAction.LOGIN_MFA_CHALLENGE, actor_id=user.id, target_type="user",
             target_id=str(user.id), ip=meta.ip, user_agent=meta.user_agent,
         )  # fmt: skip
         return MfaChallenge(await issue_mfa_token(ctx.keyring, ctx.settings, now=now, user_id=user.id))
@@ -188,7 +189,7 @@ async def start_session(
     refresh = _new_refresh_token(session, family.id, parent_id=None, now=now)
     ctx.services.metrics.auth_events.labels("login").inc()
     record_event(
-        session, now=now, action="login", actor_id=user.id, target_type="session", target_id=str(family.id),
+        session, now=now, action=AuditAction.LOGIN, actor_id=user.id, target_type="session", target_id=str(family.id),
         ip=meta.ip, user_agent=meta.user_agent, details={"method": method},
     )  # fmt: skip
     return await _pair(ctx, user, family.id, refresh, now)
@@ -237,7 +238,7 @@ async def refresh(ctx: AuthContext, session: AsyncSession, meta: RequestMeta, *,
         ctx.services.metrics.refresh_reuse.inc()
         ctx.services.metrics.auth_failures.labels("refresh_reuse").inc()
         record_event(
-            session, now=now, action="refresh_token_reuse", outcome="failure", actor_id=user.id,
+            session, now=now, action=AuditAction.REFRESH_TOKEN_REUSE, outcome="failure", actor_id=user.id,
             target_type="session", target_id=str(family.id), ip=meta.ip, user_agent=meta.user_agent,
         )  # fmt: skip
         raise InvalidRefreshToken()
@@ -262,7 +263,7 @@ async def logout(ctx: AuthContext, session: AsyncSession, meta: RequestMeta, *, 
     if await repository.revoke_sessions(session, now=now, reason="logout", session_id=family.id):
         ctx.services.metrics.auth_events.labels("logout").inc()
         record_event(
-            session, now=now, action="logout", actor_id=family.user_id, target_type="session",
+            session, now=now, action=AuditAction.LOGOUT, actor_id=family.user_id, target_type="session",
             target_id=str(family.id), ip=meta.ip, user_agent=meta.user_agent,
         )  # fmt: skip
 
@@ -271,7 +272,7 @@ async def logout_all(ctx: AuthContext, session: AsyncSession, meta: RequestMeta,
     now = ctx.now()
     count = await repository.revoke_sessions(session, now=now, reason="logout_all", user_id=user_id)
     record_event(
-        session, now=now, action="logout_all", actor_id=user_id, target_type="user", target_id=str(user_id),
+        session, now=now, action=AuditAction.LOGOUT_ALL, actor_id=user_id, target_type="user", target_id=str(user_id),
         ip=meta.ip, user_agent=meta.user_agent, details={"revoked": count},
     )  # fmt: skip
     return count
@@ -286,7 +287,7 @@ async def revoke_own_session(
     )
     if count:
         record_event(
-            session, now=now, action="session_revoke", actor_id=user_id, target_type="session",
+            session, now=now, action=AuditAction.SESSION_REVOKE, actor_id=user_id, target_type="session",
             target_id=str(session_id), ip=meta.ip, user_agent=meta.user_agent,
         )  # fmt: skip
     return count > 0
@@ -317,6 +318,6 @@ async def change_password(
         session, now=now, reason="password_change", user_id=user.id, except_session_id=keep_session_id
     )
     record_event(
-        session, now=now, action="password_change", actor_id=user.id, target_type="user", target_id=str(user.id),
-        ip=meta.ip, user_agent=meta.user_agent, details={"revoked": revoked},
+        session, now=now, action=AuditAction.PASSWORD_CHANGE, actor_id=user.id, target_type="user",
+        target_id=str(user.id), ip=meta.ip, user_agent=meta.user_agent, details={"revoked": revoked},
     )  # fmt: skip

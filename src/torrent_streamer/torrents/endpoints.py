@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
-from torrent_streamer.core.audit import record_event
+from torrent_streamer.core.audit import AuditAction, record_event
 from torrent_streamer.core.deps import ClockDep, ServicesDep, SessionDep, client_ip, enforce_limit, ip_rate_limit
 from torrent_streamer.core.errors import PayloadTooLarge, Unprocessable, UnsupportedMediaType, problem_responses
 from torrent_streamer.engine import Magnet
@@ -114,7 +114,7 @@ async def add_torrent(
     record_event(
         session,
         now=clock.now(),
-        action="torrent.add",
+        action=AuditAction.TORRENT_ADD,
         actor_id=principal.user_id,
         target_type="torrent",
         target_id=added.torrent.info_hash,
@@ -176,7 +176,7 @@ async def delete_torrent(
     record_event(
         session,
         now=clock.now(),
-        action="torrent.remove",
+        action=AuditAction.TORRENT_REMOVE,
         actor_id=principal.user_id,
         target_type="library_entry",
         target_id=str(torrent_id),
@@ -300,7 +300,7 @@ async def block_info_hash(
     record_event(
         session,
         now=clock.now(),
-        action="torrent.block",
+        action=AuditAction.TORRENT_BLOCK,
         actor_id=principal.user_id,
         target_type="info_hash",
         target_id=body.info_hash,
@@ -325,7 +325,7 @@ async def unblock_info_hash(
     record_event(
         session,
         now=clock.now(),
-        action="torrent.unblock",
+        action=AuditAction.TORRENT_UNBLOCK,
         actor_id=principal.user_id,
         target_type="info_hash",
         target_id=item.info_hash,
