@@ -101,11 +101,16 @@ def cross_site_reason(*, origin: str | None, fetch_site: str | None, own_origins
 
     Checked on top of the CSRF token: a valid token posted from another site is still refused.
     """
-    if fetch_site is not None and fetch_site.strip().lower() not in SAFE_FETCH_SITES:
+    site = fetch_site.strip().lower() if fetch_site is not None else None
+    if site is not None and site not in SAFE_FETCH_SITES:
         return "sec-fetch-site"
-    if origin is not None and (origin_of(origin) is None or origin_of(origin) not in own_origins):
-        return "origin"  # includes the opaque ``null`` origin (sandboxed frames, cross-site redirects)
-    return None
+    if origin is None:
+        return None
+    if origin.strip() == "null":
+        # The panel's own forms send ``null`` too (Referrer-Policy: no-referrer); then the browser's
+        # Fetch Metadata must vouch for it. Otherwise a sandboxed frame or a cross-site redirect.
+        return None if site == "same-origin" else "origin"
+    return None if origin_of(origin) in own_origins else "origin"
 
 
 def is_fresh(reauthenticated_at: datetime | None, now: datetime, window: timedelta) -> bool:
