@@ -71,7 +71,11 @@ def cross_site(request: Request, services: Services) -> str | None:
 
 
 def refusal_event(
-    session: AsyncSession, services: Services, request: Request, action: AuditAction, actor: uuid.UUID,
+    session: AsyncSession,
+    services: Services,
+    request: Request,
+    action: AuditAction,
+    actor: uuid.UUID,
     **details: object,
 ) -> None:
     agent = request.headers.get("user-agent")
