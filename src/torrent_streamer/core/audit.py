@@ -33,9 +33,9 @@ class AuditAction(StrEnum):
     LOGOUT_ALL = "logout_all"
     SESSION_REVOKE = "session_revoke"
     SESSIONS_REVOKE_ALL = "sessions_revoke_all"
-    PASSWORD_CHANGE = "password_change"  # noqa: S105 - an event name
+    PASSWORD_CHANGE = "password_change"  # noqa: S105  # nosec B105  # an event name, not a password
     EMAIL_CHANGE = "email_change"
-    REFRESH_TOKEN_REUSE = "refresh_token_reuse"  # noqa: S105 - an event name
+    REFRESH_TOKEN_REUSE = "refresh_token_reuse"  # noqa: S105  # nosec B105  # an event name, not a token
     MFA_SETUP = "mfa_setup"
     MFA_ENABLED = "mfa_enabled"
     MFA_ENABLE_FAILED = "mfa_enable_failed"
