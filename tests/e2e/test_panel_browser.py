@@ -26,6 +26,13 @@ def sign_in(page: Page, server: LiveServer, account: Account, *, start: str = "/
     page.get_by_role("button", name="Sign in").click()
 
 
+def confirm_identity(page: Page, server: LiveServer, account: Account, *, password: str | None = None) -> None:
+    """Fill and send the re-authentication page (password + the next TOTP code)."""
+    page.get_by_label("Your password").fill(password or account.password)
+    page.get_by_label("Code from your authenticator app").fill(next_code(server, account.totp_secret or ""))
+    page.get_by_role("button", name="Confirm").click()
+
+
 def test_sign_in_with_totp_every_page_clean_and_cookie_flags(
     server: LiveServer, watched_page: tuple[Page, PageWatch]
 ) -> None:
@@ -76,16 +83,12 @@ def test_role_change_needs_reauthentication_and_xss_stays_inert(
     row.get_by_label("Role").select_option("moderator")
     row.get_by_role("button", name="Change role").click()
     expect(page).to_have_url(f"{server.base_url}/admin/reauth?next=%2Fadmin%2Fusers")
-    page.get_by_label("Your password").fill("Wrong-password-1!")
-    page.get_by_label("Code from your authenticator app").fill(next_code(server, admin.totp_secret or ""))
-    page.get_by_role("button", name="Confirm").click()
+    confirm_identity(page, server, admin, password="Wrong-password-1!")
     expect(page.get_by_role("alert")).to_contain_text("password or authentication code is wrong")
     page.goto("/admin/users")
     expect(page.locator(f'tr[data-user-id="{target.user_id}"] td').nth(1)).to_have_text("user")
     page.locator(f'tr[data-user-id="{target.user_id}"]').get_by_role("button", name="Change role").click()
-    page.get_by_label("Your password").fill(admin.password)
-    page.get_by_label("Code from your authenticator app").fill(next_code(server, admin.totp_secret or ""))
-    page.get_by_role("button", name="Confirm").click()
+    confirm_identity(page, server, admin)
     expect(page).to_have_url(f"{server.base_url}/admin/users")
     row = page.locator(f'tr[data-user-id="{target.user_id}"]')
     row.get_by_label("Role").select_option("moderator")

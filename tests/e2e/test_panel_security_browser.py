@@ -8,17 +8,11 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.browser import LiveServer, PageWatch
-from tests.e2e.browser_accounts import Account, make_account, next_code
-from tests.e2e.test_panel_browser import sign_in
+from tests.e2e.browser_accounts import make_account, next_code
+from tests.e2e.test_panel_browser import confirm_identity, sign_in
 
 pytestmark = pytest.mark.browser
 INFO_HASH = "c" * 40
-
-
-def confirm(page: Page, server: LiveServer, admin: Account) -> None:
-    page.get_by_label("Your password").fill(admin.password)
-    page.get_by_label("Code from your authenticator app").fill(next_code(server, admin.totp_secret or ""))
-    page.get_by_role("button", name="Confirm").click()
 
 
 def test_disable_revoke_and_block_need_password_and_totp_within_five_minutes(
@@ -46,7 +40,7 @@ def test_disable_revoke_and_block_need_password_and_totp_within_five_minutes(
     page.get_by_label("Reason").fill("court order")
     page.get_by_role("button", name="Block").click()
     expect(page).to_have_url(f"{server.base_url}/admin/reauth?next=%2Fadmin%2Ftorrents")
-    confirm(page, server, admin)
+    confirm_identity(page, server, admin)
     expect(page).to_have_url(f"{server.base_url}/admin/torrents")
     expect(page.get_by_text(INFO_HASH)).to_have_count(0)  # nothing was blocked before the re-authentication
     page.get_by_role("textbox", name="Info-hash").fill(INFO_HASH)
