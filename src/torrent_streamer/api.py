@@ -39,6 +39,7 @@ def build_api_router() -> APIRouter:
 def build_root_routers() -> list[APIRouter]:
     from torrent_streamer.auth.endpoints import jwks_router
     from torrent_streamer.core.health import router as health_router
+    from torrent_streamer.web.csp import router as csp_router
     from torrent_streamer.web.endpoints import router as web_router
     from torrent_streamer.web.panel.endpoints import router as panel_router
     from torrent_streamer.web.panel.endpoints_auth import router as panel_auth_router
@@ -49,6 +50,7 @@ def build_root_routers() -> list[APIRouter]:
         health_router,
         jwks_router,
         web_router,
+        csp_router,
         panel_auth_router,
         panel_router,
         panel_catalog_router,

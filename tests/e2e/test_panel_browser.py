@@ -1,4 +1,4 @@
-"""The admin panel in real Chromium: TOTP sign-in, cookie flags, role change with re-auth, CSRF refusals,
+"""The admin panel in real Chromium: TOTP sign-in, cookie flags, role change after a fresh re-auth, CSRF refusals,
 stored XSS rendered inert, no CSP violation on any page, idle expiry (SR-2.7–2.9, 3.3, 3.4, 6.1–6.3)."""
 
 from __future__ import annotations
@@ -24,6 +24,13 @@ def sign_in(page: Page, server: LiveServer, account: Account, *, start: str = "/
     page.get_by_role("button", name="Continue").click()
     page.get_by_label(re.compile("Code from your authenticator")).fill(next_code(server, account.totp_secret))
     page.get_by_role("button", name="Sign in").click()
+
+
+def confirm_identity(page: Page, server: LiveServer, account: Account, *, password: str | None = None) -> None:
+    """Fill and send the re-authentication page (password + the next TOTP code)."""
+    page.get_by_label("Your password").fill(password or account.password)
+    page.get_by_label("Code from your authenticator app").fill(next_code(server, account.totp_secret or ""))
+    page.get_by_role("button", name="Confirm").click()
 
 
 def test_sign_in_with_totp_every_page_clean_and_cookie_flags(
@@ -68,25 +75,30 @@ def test_role_change_needs_reauthentication_and_xss_stays_inert(
     admin = make_account(server, "admin")
     target = make_account(server, "user", display_name=XSS_NAME)
     sign_in(page, server, admin)
+    server.clock.advance(minutes=5, seconds=1)  # the sign-in's password + TOTP is no longer fresh
     page.goto("/admin/users")
     row = page.locator(f'tr[data-user-id="{target.user_id}"]')
     expect(row.locator(".display-name")).to_have_text(XSS_NAME)  # shown as text, not markup
     assert page.locator('img[src="x"]').count() == 0
     row.get_by_label("Role").select_option("moderator")
-    row.get_by_label("Your password").fill("Wrong-password-1!")
-    row.get_by_label("Your code").fill(next_code(server, admin.totp_secret or ""))
     row.get_by_role("button", name="Change role").click()
-    expect(page.get_by_role("alert")).to_contain_text("Re-authentication failed")
+    expect(page).to_have_url(f"{server.base_url}/admin/reauth?next=%2Fadmin%2Fusers")
+    confirm_identity(page, server, admin, password="Wrong-password-1!")
+    expect(page.get_by_role("alert")).to_contain_text("password or authentication code is wrong")
+    page.goto("/admin/users")
+    expect(page.locator(f'tr[data-user-id="{target.user_id}"] td').nth(1)).to_have_text("user")
+    page.locator(f'tr[data-user-id="{target.user_id}"]').get_by_role("button", name="Change role").click()
+    confirm_identity(page, server, admin)
+    expect(page).to_have_url(f"{server.base_url}/admin/users")
     row = page.locator(f'tr[data-user-id="{target.user_id}"]')
-    expect(row.locator("td").nth(1)).to_have_text("user")
     row.get_by_label("Role").select_option("moderator")
-    row.get_by_label("Your password").fill(admin.password)
-    row.get_by_label("Your code").fill(next_code(server, admin.totp_secret or ""))
     row.get_by_role("button", name="Change role").click()
     expect(page.get_by_role("status")).to_contain_text("role was changed")
     expect(page.locator(f'tr[data-user-id="{target.user_id}"] td').nth(1)).to_have_text("moderator")
     screenshot(page, "panel-users-role-changed")
     page.goto("/admin/audit?action=admin_role_change")
+    expect(page.locator("tbody tr")).to_have_count(1)
+    page.goto("/admin/audit?action=reauth_failed")
     expect(page.locator("tbody tr")).to_have_count(1)
     watch.assert_clean()
 

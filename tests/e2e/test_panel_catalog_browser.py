@@ -1,9 +1,11 @@
 """Panel catalog pages in Chromium: a moderator's decisions on the queue (titles with markup stay inert),
-moderators see moderation only, and an admin adds, tests and removes a Torznab indexer (SR-2.10, 3.3, 6.1)."""
+moderators see moderation only, and an admin adds, tests and removes a Torznab indexer; the test action
+answers one generic failure and is rate-limited (SR-2.10, 3.3, 5.5, 6.1)."""
 
 from __future__ import annotations
 
 import secrets
+import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -11,12 +13,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests import support
 from tests.e2e.browser import LiveServer, PageWatch, screenshot
 from tests.e2e.browser_accounts import Account, make_account, services
 from tests.e2e.test_panel_browser import sign_in
 from torrent_streamer.catalog import service as catalog_service
 from torrent_streamer.catalog.models import Category
-from torrent_streamer.catalog.schemas import CatalogEntryCreate
+from torrent_streamer.catalog.schemas import CatalogEntryCreate, IndexerCreate
 
 pytestmark = pytest.mark.browser
 SCRIPT_TITLE = '"><script>alert("title")</script>'
@@ -87,6 +90,11 @@ def test_moderator_decides_and_markup_in_titles_stays_inert(
 
 class _Torznab(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
+        if self.path.startswith("/missing"):  # answers, but not as an indexer
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         body = b'<?xml version="1.0"?><rss version="2.0"><channel><title>stub</title></channel></rss>'
         self.send_response(200)
         self.send_header("Content-Type", "application/rss+xml")
@@ -132,4 +140,60 @@ def test_admin_adds_tests_and_removes_an_indexer(
     expect(page.get_by_text("No indexers.")).to_be_visible()
     page.goto("/admin/audit?action=indexer.add")
     expect(page.locator("tbody tr")).to_have_count(1)
+    watch.assert_clean()
+
+
+def add_indexer(server: LiveServer, admin: Account, name: str, url: str) -> None:
+    async def add() -> None:
+        data = IndexerCreate(name=name, url=url, timeout_seconds=1.0)
+        async with services(server).sessionmaker() as session:
+            await catalog_service.add_indexer(
+                session, data, box=services(server).secret_box, actor=catalog_service.Actor(user_id=admin.user_id),
+                now=server.clock.now(),
+            )  # fmt: skip
+            await session.commit()
+
+    server.run(add())
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A port that accepts connections and never answers (an open port that is not an indexer)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        listener.close()
+
+
+@pytest.mark.parametrize("live_settings", [{"indexer_test_limit": "4/minute"}])
+def test_indexer_test_answers_one_generic_failure_and_is_rate_limited(
+    server: LiveServer, watched_page: tuple[Page, PageWatch], torznab_stub: str, silent_port: int
+) -> None:
+    """Closed port, open non-indexer port, refused (link-local) address, non-Torznab answer: one message."""
+    page, watch = watched_page
+    admin = make_account(server, "admin")
+    closed = support.free_port()
+    candidates = {
+        "closed-port": f"http://127.0.0.1:{closed}/api",
+        "open-port": f"http://127.0.0.1:{silent_port}/api",
+        "metadata": "http://169.254.169.254/latest/api",
+        "not-torznab": torznab_stub.replace("/api", "/missing"),
+    }
+    for name, url in candidates.items():
+        add_indexer(server, admin, name, url)
+    sign_in(page, server, admin, start="/admin/indexers")
+    messages = set()
+    for name in candidates:
+        page.locator("tr", has_text=name).get_by_role("button", name="Test").click()
+        alert = page.get_by_role("alert")
+        expect(alert).to_be_visible()
+        messages.add(alert.inner_text())
+    assert messages == {"Test search: the indexer gave no usable answer. Check the URL and the API key."}
+    page.locator("tr", has_text="metadata").get_by_role("button", name="Test").click()
+    expect(page.get_by_role("alert")).to_have_text("Too many test searches; wait a minute.")
+    page.goto("/admin/audit?action=indexer.test")
+    expect(page.locator("tbody tr")).to_have_count(4)
     watch.assert_clean()

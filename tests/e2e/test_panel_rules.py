@@ -77,3 +77,43 @@ def test_cookie_tokens_are_stored_hashed() -> None:
     assert len(token) >= 43
     assert security.token_hash(token) != token
     assert len(security.token_hash(token)) == 64
+
+
+OWN = {"https://panel.example", "http://127.0.0.1:8000"}
+
+
+@pytest.mark.parametrize(
+    ("origin", "fetch_site", "refused"),
+    [
+        (None, None, False),  # a client without Fetch Metadata or Origin: the CSRF token still decides
+        ("https://panel.example", "same-origin", False),
+        ("https://panel.example:443", None, False),
+        ("HTTPS://PANEL.EXAMPLE", None, False),
+        ("http://127.0.0.1:8000", "same-origin", False),
+        (None, "none", False),
+        ("null", "same-origin", False),  # own forms under Referrer-Policy: no-referrer
+        ("null", None, True),
+        ("null", "cross-site", True),
+        ("https://evil.example", "same-origin", True),
+        ("http://panel.example", None, True),  # another scheme is another origin
+        ("https://panel.example:8443", None, True),
+        ("https://sub.panel.example", None, True),
+        ("javascript:alert(1)", None, True),
+        ("https://panel.example", "cross-site", True),
+        (None, "same-site", True),
+        (None, "cross-site", True),
+        (None, "bogus", True),
+    ],
+)
+def test_cross_site_requests_are_recognised(origin: str | None, fetch_site: str | None, refused: bool) -> None:
+    reason = security.cross_site_reason(origin=origin, fetch_site=fetch_site, own_origins=OWN)
+    assert (reason is not None) is refused
+
+
+def test_step_up_window() -> None:
+    now = datetime(2026, 1, 1, 12, tzinfo=UTC)
+    window = timedelta(minutes=5)
+    assert security.is_fresh(now - timedelta(minutes=5), now, window)
+    assert not security.is_fresh(now - timedelta(minutes=5, seconds=1), now, window)
+    assert not security.is_fresh(None, now, window)
+    assert not security.is_fresh(now + timedelta(seconds=1), now, window)  # a stamp from the future is not trusted

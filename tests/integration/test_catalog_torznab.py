@@ -4,13 +4,13 @@ malformed/XXE/billion-laughs payloads, de-duplication, caching, SSRF refusal, en
 from __future__ import annotations
 
 import asyncio
+import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
 import pytest
 from sqlalchemy import select
 
@@ -24,6 +24,7 @@ from torrent_streamer.catalog.torznab import (
     IndexerTarget,
     MemoryCache,
     RedisCache,
+    ResultCache,
     TorznabClient,
     TorznabError,
     parse_torznab,
@@ -76,6 +77,12 @@ async def torznab_server() -> AsyncIterator[TorznabServer]:
                 status, body = "500 Internal Server Error", b"boom"
             elif target.path == "/redirect/api":
                 status, headers = "302 Found", "Location: http://169.254.169.254/latest/meta-data/\r\n"
+            elif target.path == "/hop/api":  # a relative redirect to a good indexer on the same server
+                status, headers = "302 Found", f"Location: /jackett/api?{target.query}\r\n"
+            elif target.path == "/loop/api":
+                status, headers = "302 Found", "Location: /loop/api\r\n"
+            elif target.path == "/file/api":
+                status, headers = "302 Found", "Location: file:///etc/passwd\r\n"
             elif target.path in ROUTES:
                 body = (FIXTURES / ROUTES[target.path]).read_bytes()
             else:
@@ -97,10 +104,21 @@ async def torznab_server() -> AsyncIterator[TorznabServer]:
         server.close()
 
 
+ClientFactory = Callable[..., TorznabClient]
+
+
 @pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(follow_redirects=False, trust_env=False) as client:
-        yield client
+async def clients() -> AsyncIterator[ClientFactory]:
+    """``clients(cache, allow_private=...)``: Torznab clients (each with its own pinned HTTP client), closed after."""
+    made: list[TorznabClient] = []
+
+    def make(cache: ResultCache, *, allow_private: bool) -> TorznabClient:
+        made.append(TorznabClient(cache, allow_private=allow_private))
+        return made[-1]
+
+    yield make
+    for client in made:
+        await client.aclose()
 
 
 def target(server: TorznabServer, name: str, timeout: float = 2.0, key: str | None = None) -> IndexerTarget:
@@ -136,9 +154,9 @@ def test_indexer_urls_must_be_plain_http_or_https(url: str) -> None:
 
 
 async def test_fan_out_degrades_per_indexer_and_deduplicates(
-    torznab_server: TorznabServer, http: httpx.AsyncClient
+    torznab_server: TorznabServer, clients: ClientFactory
 ) -> None:
-    client = TorznabClient(http, MemoryCache(FrozenClock()), allow_private=True)
+    client = clients(MemoryCache(FrozenClock()), allow_private=True)
     names = ["jackett", "prowlarr", "slow", "malformed", "xxe", "lol", "garbage", "500", "redirect", "error"]
     targets = [target(torznab_server, n, timeout=0.5 if n == "slow" else 5.0, key=f"{n}-key") for n in names]
     results, outcomes = await client.search(targets, "interstellar")
@@ -152,7 +170,7 @@ async def test_fan_out_degrades_per_indexer_and_deduplicates(
         "lol": "invalid",
         "garbage": "invalid",
         "500": "error",
-        "redirect": "error",
+        "redirect": "blocked",  # the hop to 169.254.169.254 is checked like the first request
         "error": "invalid",
     }
     hashes = [r.info_hash for r in results]
@@ -166,7 +184,7 @@ async def test_fan_out_degrades_per_indexer_and_deduplicates(
 
 @pytest.mark.parametrize("backend", ["memory", *(["redis"] if support.USE_REDIS else [])])
 async def test_results_are_cached_until_they_expire(
-    torznab_server: TorznabServer, http: httpx.AsyncClient, backend: str
+    torznab_server: TorznabServer, clients: ClientFactory, backend: str
 ) -> None:
     clock = FrozenClock()
     if backend == "redis":
@@ -176,7 +194,7 @@ async def test_results_are_cached_until_they_expire(
         cache: MemoryCache | RedisCache = RedisCache(redis, f"ts-test-{support.RUN_ID}-{id(clock)}", ttl=60)
     else:
         cache = MemoryCache(clock, ttl=60)
-    client = TorznabClient(http, cache, allow_private=True)
+    client = clients(cache, allow_private=True)
     first, _ = await client.search([target(torznab_server, "jackett")], "interstellar")
     again, outcomes = await client.search([target(torznab_server, "jackett")], "interstellar")
     assert outcomes[0].status == "cached"
@@ -192,9 +210,9 @@ async def test_results_are_cached_until_they_expire(
 
 
 async def test_private_addresses_are_refused_unless_allowed(
-    torznab_server: TorznabServer, http: httpx.AsyncClient
+    torznab_server: TorznabServer, clients: ClientFactory
 ) -> None:
-    client = TorznabClient(http, MemoryCache(FrozenClock()), allow_private=False)
+    client = clients(MemoryCache(FrozenClock()), allow_private=False)
     for url in (torznab_server.url("jackett"), "http://10.0.0.1/api", "http://[::1]:9/api", "http://169.254.169.254/"):
         _, outcomes = await client.search([IndexerTarget("x", "x", url, None, 2.0)], "interstellar")
         assert outcomes[0].status == "blocked"
@@ -202,7 +220,7 @@ async def test_private_addresses_are_refused_unless_allowed(
 
 
 async def test_search_merges_indexers_with_the_catalog_and_keys_are_encrypted(
-    clean_db: str, torznab_server: TorznabServer, http: httpx.AsyncClient
+    clean_db: str, torznab_server: TorznabServer, clients: ClientFactory
 ) -> None:
     actor = Actor(user_id=uuid.uuid4())
     async with db_session(clean_db) as session:
@@ -216,7 +234,7 @@ async def test_search_merges_indexers_with_the_catalog_and_keys_are_encrypted(
         stored = (await session.execute(select(Indexer.api_key_encrypted))).scalars().all()
         assert all(value and "secret-" not in value for value in stored)
 
-        client = TorznabClient(http, MemoryCache(FrozenClock()), allow_private=True)
+        client = clients(MemoryCache(FrozenClock()), allow_private=True)
         checked = FrozenClock().now()
         page = await service.search(
             session, SearchParams(q="interstellar"), cursor_key=CURSOR_KEY, torznab=client, box=BOX, now=checked
@@ -234,3 +252,44 @@ async def test_search_merges_indexers_with_the_catalog_and_keys_are_encrypted(
     assert {s.name: s.status for s in page.indexers} == {"jackett": "ok", "prowlarr": "ok", "slow": "timeout"}
     sent = {path.split("/")[1]: query["apikey"][0] for path, query in torznab_server.requests}
     assert sent == {"jackett": "secret-jackett-key", "prowlarr": "secret-prowlarr-key", "slow": "secret-slow-key"}
+
+
+async def test_redirect_hops_are_followed_and_each_one_checked(
+    torznab_server: TorznabServer, clients: ClientFactory
+) -> None:
+    client = clients(MemoryCache(FrozenClock()), allow_private=True)  # loopback allowed: the test server
+    targets = [target(torznab_server, name) for name in ("hop", "redirect", "loop", "file")]
+    results, outcomes = await client.search(targets, "interstellar")
+    assert {o.name: o.status for o in outcomes} == {"hop": "ok", "redirect": "blocked", "loop": "error",
+                                                    "file": "error"}  # fmt: skip
+    assert HASH_1080P in {r.info_hash for r in results}
+    assert torznab_server.hits("jackett") == 1
+    assert torznab_server.hits("loop") == 4  # the first request and three redirects, then it stops
+
+
+async def test_the_connection_goes_to_the_address_that_was_checked(
+    torznab_server: TorznabServer, clients: ClientFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DNS rebinding: the first answer is public (passes the check), every later one is loopback.
+
+    The client must resolve once and connect to the checked address; a second lookup would reach the
+    loopback server behind the check.
+    """
+    real_getaddrinfo = socket.getaddrinfo
+    lookups: list[str] = []
+
+    def rebinding_getaddrinfo(host: object, port: object, *args: object, **kwargs: object) -> object:
+        if host not in ("rebind.test", b"rebind.test"):  # anyio passes IDNA-encoded bytes
+            return real_getaddrinfo(host, port, *args, **kwargs)  # type: ignore[arg-type]
+        lookups.append(str(host))
+        address = "93.184.215.14" if len(lookups) == 1 else "127.0.0.1"
+        return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, int(str(port))))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding_getaddrinfo)
+    port = urlsplit(torznab_server.base).port
+    client = clients(MemoryCache(FrozenClock()), allow_private=False)
+    indexer = IndexerTarget("rebind", "rebind", f"http://rebind.test:{port}/jackett/api", None, 2.0)
+    _, outcomes = await client.search([indexer], "interstellar")
+    assert outcomes[0].status in ("error", "timeout")  # the public address does not answer here
+    assert torznab_server.requests == []
+    assert lookups == ["rebind.test"]  # one resolution, then the checked address is used

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from torrent_streamer.admin.schemas import AdminUserPublic, AdminUserUpdate
 from torrent_streamer.auth import repository as auth_repository
 from torrent_streamer.auth.context import AuthContext, RequestMeta
-from torrent_streamer.core.audit import record_event
+from torrent_streamer.core.audit import AuditAction, record_event
 from torrent_streamer.core.errors import BadRequest, Conflict, NotFound
 from torrent_streamer.users import repository as users_repository
 from torrent_streamer.users.models import User
@@ -73,8 +73,9 @@ async def update_user(
         raise Conflict("Administrators cannot demote or disable themselves.", slug="self-modification")
     if change.role is not None and change.role.value != target.role:
         record_event(
-            session, now=now, action="role_change", actor_id=actor.id, target_type="user", target_id=str(target.id),
-            ip=meta.ip, user_agent=meta.user_agent, details={"from": target.role, "to": change.role.value},
+            session, now=now, action=AuditAction.ROLE_CHANGE, actor_id=actor.id, target_type="user",
+            target_id=str(target.id), ip=meta.ip, user_agent=meta.user_agent,
+            details={"from": target.role, "to": change.role.value},
         )  # fmt: skip
         target.role = change.role.value
     if change.disabled is not None and change.disabled != target.disabled:
@@ -83,7 +84,8 @@ async def update_user(
         if change.disabled:
             revoked = await auth_repository.revoke_sessions(session, now=now, reason="user_disabled", user_id=target.id)
         record_event(
-            session, now=now, action="user_disabled" if change.disabled else "user_enabled", actor_id=actor.id,
+            session, now=now, action=AuditAction.USER_DISABLED if change.disabled else AuditAction.USER_ENABLED,
+            actor_id=actor.id,
             target_type="user", target_id=str(target.id), ip=meta.ip, user_agent=meta.user_agent,
             details={"revoked": revoked},
         )  # fmt: skip
@@ -98,7 +100,7 @@ async def revoke_user_sessions(
     now = ctx.now()
     count = await auth_repository.revoke_sessions(session, now=now, reason="admin_revoke", user_id=target.id)
     record_event(
-        session, now=now, action="admin_sessions_revoke", actor_id=actor_id, target_type="user",
+        session, now=now, action=AuditAction.ADMIN_SESSIONS_REVOKE, actor_id=actor_id, target_type="user",
         target_id=str(target.id), ip=meta.ip, user_agent=meta.user_agent, details={"revoked": count},
     )  # fmt: skip
     return count

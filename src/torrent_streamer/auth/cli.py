@@ -20,7 +20,7 @@ from torrent_streamer.auth import keyring, mfa, repository
 from torrent_streamer.auth.passwords import Passwords, enforce_policy, normalise_email
 from torrent_streamer.auth.permissions import Role
 from torrent_streamer.core import migrate as migrations
-from torrent_streamer.core.audit import record_event
+from torrent_streamer.core.audit import AuditAction, record_event
 from torrent_streamer.core.clock import Clock
 from torrent_streamer.core.config import Settings
 from torrent_streamer.core.crypto import SecretBox
@@ -103,7 +103,7 @@ def create_admin(
         await session.flush()
         secret = mfa.new_totp_secret()
         user.totp_secret_enc = box.encrypt(secret, context=f"totp:{user.id}")
-        record_event(session, now=now, action="admin_created", target_type="user", target_id=str(user.id),
+        record_event(session, now=now, action=AuditAction.ADMIN_CREATED, target_type="user", target_id=str(user.id),
                      details={"via": "cli"})  # fmt: skip
         return mfa.provisioning_uri(secret, clean_email)
 
@@ -122,7 +122,7 @@ def revoke_all() -> None:
     async def work(session: AsyncSession, box: SecretBox) -> int:
         now = Clock().now()
         count = await repository.revoke_sessions(session, now=now, reason="incident_revoke_all")
-        record_event(session, now=now, action="sessions_revoke_all", details={"revoked": count, "via": "cli"})
+        record_event(session, now=now, action=AuditAction.SESSIONS_REVOKE_ALL, details={"revoked": count, "via": "cli"})
         return count
 
     typer.echo(f"revoked {_run(_settings(), work)} sessions")
@@ -135,7 +135,9 @@ def keys_rotate() -> None:
     async def work(session: AsyncSession, box: SecretBox) -> str:
         now = Clock().now()
         key = await keyring.rotate(session, box, now)
-        record_event(session, now=now, action="signing_key_rotate", target_type="signing_key", target_id=key.kid)
+        record_event(
+            session, now=now, action=AuditAction.SIGNING_KEY_ROTATE, target_type="signing_key", target_id=key.kid
+        )
         return key.kid
 
     typer.echo(f"new signing key {_run(_settings(), work)}")
@@ -148,7 +150,9 @@ def keys_retire(kid: Annotated[str, typer.Argument(help="The kid to retire.")]) 
     async def work(session: AsyncSession, box: SecretBox) -> str:
         now = Clock().now()
         key = await keyring.retire(session, kid, now)
-        record_event(session, now=now, action="signing_key_retire", target_type="signing_key", target_id=key.kid)
+        record_event(
+            session, now=now, action=AuditAction.SIGNING_KEY_RETIRE, target_type="signing_key", target_id=key.kid
+        )
         return key.kid
 
     typer.echo(f"retired signing key {_run(_settings(), work)}")

@@ -19,7 +19,7 @@ from torrent_streamer.auth.context import AuthContext, RequestMeta
 from torrent_streamer.auth.errors import InvalidMfaCode, ReauthenticationFailed
 from torrent_streamer.auth.service import TokenPair, start_session
 from torrent_streamer.auth.tokens import InvalidToken, verify_mfa_token
-from torrent_streamer.core.audit import record_event
+from torrent_streamer.core.audit import AuditAction, record_event
 from torrent_streamer.core.deps import enforce_limit
 from torrent_streamer.core.errors import Conflict
 from torrent_streamer.users import repository as users_repository
@@ -90,14 +90,14 @@ async def verify_second_factor(
     if await repository.use_recovery_code(session, user.id, _recovery_hash(code), ctx.now()):
         remaining = await repository.remaining_recovery_codes(session, user.id)
         record_event(
-            session, now=ctx.now(), action="mfa_recovery_code_used", actor_id=user.id, target_type="user",
+            session, now=ctx.now(), action=AuditAction.MFA_RECOVERY_CODE_USED, actor_id=user.id, target_type="user",
             target_id=str(user.id), ip=meta.ip, user_agent=meta.user_agent, details={"remaining": remaining},
         )  # fmt: skip
         return True
     return False
 
 
-def _failed(ctx: AuthContext, session: AsyncSession, meta: RequestMeta, user: User, action: str) -> None:
+def _failed(ctx: AuthContext, session: AsyncSession, meta: RequestMeta, user: User, action: AuditAction) -> None:
     ctx.services.metrics.auth_failures.labels(action).inc()
     record_event(
         session, now=ctx.now(), action=action, outcome="failure", actor_id=user.id, target_type="user",
@@ -112,14 +112,14 @@ async def reauthenticate(
     for limit in REAUTH_LIMITS:
         await enforce_limit(ctx.services, "reauth", limit, f"user:{user.id}")
     if not await ctx.passwords.verify(user.password_hash, password):
-        _failed(ctx, session, meta, user, "reauth_failed")
+        _failed(ctx, session, meta, user, AuditAction.REAUTH_FAILED)
         raise ReauthenticationFailed()
     if user.mfa_enabled:
         if not code:
-            _failed(ctx, session, meta, user, "reauth_failed")
+            _failed(ctx, session, meta, user, AuditAction.REAUTH_FAILED)
             raise ReauthenticationFailed("This operation also needs a code from your authenticator.")
         if not await verify_second_factor(ctx, session, meta, user, code):
-            _failed(ctx, session, meta, user, "reauth_failed")
+            _failed(ctx, session, meta, user, AuditAction.REAUTH_FAILED)
             raise ReauthenticationFailed()
 
 
@@ -134,7 +134,7 @@ async def complete_login(
     if user is None or user.disabled or not user.mfa_enabled:
         raise InvalidToken("mfa_user")
     if not await verify_second_factor(ctx, session, meta, user, code):
-        _failed(ctx, session, meta, user, "mfa_failed")
+        _failed(ctx, session, meta, user, AuditAction.MFA_FAILED)
         raise InvalidMfaCode()
     expires = now.fromtimestamp(claims.expires_at, tz=now.tzinfo)
     if not await repository.spend_token_id(session, claims.jti, expires, now):
@@ -151,8 +151,8 @@ async def setup_totp(ctx: AuthContext, session: AsyncSession, meta: RequestMeta,
     user.totp_last_step = None
     user.updated_at = ctx.now()
     record_event(
-        session, now=ctx.now(), action="mfa_setup", actor_id=user.id, target_type="user", target_id=str(user.id),
-        ip=meta.ip, user_agent=meta.user_agent,
+        session, now=ctx.now(), action=AuditAction.MFA_SETUP, actor_id=user.id, target_type="user",
+        target_id=str(user.id), ip=meta.ip, user_agent=meta.user_agent,
     )  # fmt: skip
     return secret, provisioning_uri(secret, user.email)
 
@@ -166,15 +166,15 @@ async def enable_totp(
     if user.totp_secret_enc is None:
         raise Conflict("Start the TOTP set-up first.", slug="mfa-setup-required")
     if not await verify_second_factor(ctx, session, meta, user, code):
-        _failed(ctx, session, meta, user, "mfa_enable_failed")
+        _failed(ctx, session, meta, user, AuditAction.MFA_ENABLE_FAILED)
         raise InvalidMfaCode()
     codes = new_recovery_codes()
     await repository.replace_recovery_codes(session, user.id, [_recovery_hash(c) for c in codes], ctx.now())
     user.mfa_enabled = True
     user.updated_at = ctx.now()
     record_event(
-        session, now=ctx.now(), action="mfa_enabled", actor_id=user.id, target_type="user", target_id=str(user.id),
-        ip=meta.ip, user_agent=meta.user_agent,
+        session, now=ctx.now(), action=AuditAction.MFA_ENABLED, actor_id=user.id, target_type="user",
+        target_id=str(user.id), ip=meta.ip, user_agent=meta.user_agent,
     )  # fmt: skip
     return codes
 
@@ -189,6 +189,6 @@ async def disable_totp(ctx: AuthContext, session: AsyncSession, meta: RequestMet
     user.updated_at = ctx.now()
     await repository.delete_recovery_codes(session, user.id)
     record_event(
-        session, now=ctx.now(), action="mfa_disabled", actor_id=user.id, target_type="user", target_id=str(user.id),
-        ip=meta.ip, user_agent=meta.user_agent,
+        session, now=ctx.now(), action=AuditAction.MFA_DISABLED, actor_id=user.id, target_type="user",
+        target_id=str(user.id), ip=meta.ip, user_agent=meta.user_agent,
     )  # fmt: skip

@@ -22,7 +22,7 @@ from torrent_streamer.auth.models import AuthSession, RefreshToken
 from torrent_streamer.auth.passwords import enforce_policy, normalise_email
 from torrent_streamer.auth.permissions import Role
 from torrent_streamer.auth.tokens import issue_access_token, issue_mfa_token
-from torrent_streamer.core.audit import record_event
+from torrent_streamer.core.audit import AuditAction, record_event
 from torrent_streamer.core.errors import Unprocessable
 from torrent_streamer.users import repository as users_repository
 from torrent_streamer.users.models import User
@@ -71,7 +71,7 @@ async def register(
     existing = await users_repository.get_by_email(session, email)
     if existing is not None:
         record_event(
-            session, now=now, action="register_duplicate", target_type="user", target_id=str(existing.id),
+            session, now=now, action=AuditAction.REGISTER_DUPLICATE, target_type="user", target_id=str(existing.id),
             ip=meta.ip, user_agent=meta.user_agent,
         )  # fmt: skip
         return email
@@ -87,7 +87,7 @@ async def register(
     session.add(user)
     await session.flush()
     record_event(
-        session, now=now, action="register", actor_id=user.id, target_type="user", target_id=str(user.id),
+        session, now=now, action=AuditAction.REGISTER, actor_id=user.id, target_type="user", target_id=str(user.id),
         ip=meta.ip, user_agent=meta.user_agent,
     )  # fmt: skip
     return email
@@ -117,7 +117,7 @@ async def login(
     if user.mfa_enabled:
         ctx.services.metrics.auth_events.labels("mfa_challenge").inc()
         record_event(
-            session, now=now, action="login_mfa_challenge", actor_id=user.id, target_type="user",
+            session, now=now, action=AuditAction.LOGIN_MFA_CHALLENGE, actor_id=user.id, target_type="user",
             target_id=str(user.id), ip=meta.ip, user_agent=meta.user_agent,
         )  # fmt: skip
         return MfaChallenge(await issue_mfa_token(ctx.keyring, ctx.settings, now=now, user_id=user.id))
@@ -145,7 +145,7 @@ async def start_session(
     refresh = _new_refresh_token(session, family.id, parent_id=None, now=now)
     ctx.services.metrics.auth_events.labels("login").inc()
     record_event(
-        session, now=now, action="login", actor_id=user.id, target_type="session", target_id=str(family.id),
+        session, now=now, action=AuditAction.LOGIN, actor_id=user.id, target_type="session", target_id=str(family.id),
         ip=meta.ip, user_agent=meta.user_agent, details={"method": method},
     )  # fmt: skip
     return await _pair(ctx, user, family.id, refresh, now)
@@ -250,7 +250,7 @@ async def logout(ctx: AuthContext, session: AsyncSession, meta: RequestMeta, *, 
     if await repository.revoke_sessions(session, now=now, reason="logout", session_id=family.id):
         ctx.services.metrics.auth_events.labels("logout").inc()
         record_event(
-            session, now=now, action="logout", actor_id=family.user_id, target_type="session",
+            session, now=now, action=AuditAction.LOGOUT, actor_id=family.user_id, target_type="session",
             target_id=str(family.id), ip=meta.ip, user_agent=meta.user_agent,
         )  # fmt: skip
 
@@ -259,7 +259,7 @@ async def logout_all(ctx: AuthContext, session: AsyncSession, meta: RequestMeta,
     now = ctx.now()
     count = await repository.revoke_sessions(session, now=now, reason="logout_all", user_id=user_id)
     record_event(
-        session, now=now, action="logout_all", actor_id=user_id, target_type="user", target_id=str(user_id),
+        session, now=now, action=AuditAction.LOGOUT_ALL, actor_id=user_id, target_type="user", target_id=str(user_id),
         ip=meta.ip, user_agent=meta.user_agent, details={"revoked": count},
     )  # fmt: skip
     return count
@@ -274,7 +274,7 @@ async def revoke_own_session(
     )
     if count:
         record_event(
-            session, now=now, action="session_revoke", actor_id=user_id, target_type="session",
+            session, now=now, action=AuditAction.SESSION_REVOKE, actor_id=user_id, target_type="session",
             target_id=str(session_id), ip=meta.ip, user_agent=meta.user_agent,
         )  # fmt: skip
     return count > 0
@@ -305,6 +305,6 @@ async def change_password(
         session, now=now, reason="password_change", user_id=user.id, except_session_id=keep_session_id
     )
     record_event(
-        session, now=now, action="password_change", actor_id=user.id, target_type="user", target_id=str(user.id),
-        ip=meta.ip, user_agent=meta.user_agent, details={"revoked": revoked},
+        session, now=now, action=AuditAction.PASSWORD_CHANGE, actor_id=user.id, target_type="user",
+        target_id=str(user.id), ip=meta.ip, user_agent=meta.user_agent, details={"revoked": revoked},
     )  # fmt: skip

@@ -28,22 +28,18 @@ REPORT_LIMIT_PER_USER = "30/hour"
 
 @asynccontextmanager
 async def catalog_lifespan(services: Services) -> AsyncIterator[None]:
-    """One shared HTTP client for every indexer (redirects off: a redirect could point inward)."""
-    http = httpx.AsyncClient(
-        follow_redirects=False,
-        timeout=httpx.Timeout(10.0, connect=3.0),
-        limits=httpx.Limits(max_connections=32, max_keepalive_connections=8),
-        headers={"User-Agent": f"torrent-streamer/{__version__}", "Accept": "application/rss+xml, application/xml"},
-        trust_env=False,
-    )
+    """One Torznab client for every indexer: its own pinned HTTP client (each redirect hop checked too)."""
     cache: ResultCache = (
         RedisCache(services.redis, services.settings.redis_key_prefix)
         if services.redis is not None
         else MemoryCache(services.clock)
     )
-    services.extras[TORZNAB_KEY] = TorznabClient(
-        http, cache, allow_private=services.settings.engine_allow_private_networks
+    client = TorznabClient(
+        cache,
+        allow_private=services.settings.engine_allow_private_networks,
+        user_agent=f"torrent-streamer/{__version__}",
     )
+    services.extras[TORZNAB_KEY] = client
     scrape_http, job = None, None
     if services.settings.catalog_scrape_enabled:
         scrape_http, job = start_scrape_job(services)
@@ -57,7 +53,7 @@ async def catalog_lifespan(services: Services) -> AsyncIterator[None]:
                 await job
         if scrape_http is not None:
             await scrape_http.aclose()
-        await http.aclose()
+        await client.aclose()
 
 
 def start_scrape_job(services: Services) -> tuple[httpx.AsyncClient, asyncio.Task[None]]:

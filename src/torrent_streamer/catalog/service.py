@@ -39,7 +39,7 @@ from torrent_streamer.catalog.schemas import (
     SearchResultPublic,
 )
 from torrent_streamer.catalog.torznab import IndexerTarget, TorznabClient
-from torrent_streamer.core.audit import record_event
+from torrent_streamer.core.audit import AuditAction, record_event
 from torrent_streamer.core.crypto import DecryptionError, SecretBox
 
 
@@ -204,7 +204,7 @@ async def submit(session: AsyncSession, data: CatalogEntryCreate, *, actor: Acto
     await work_service.parse_entry(session, entry, now)
     session.add(entry)
     await session.flush()
-    _audit(session, now, "catalog.submit", actor, entry.id)
+    _audit(session, now, AuditAction.CATALOG_SUBMIT, actor, entry.id)
     return entry
 
 
@@ -225,7 +225,7 @@ async def report(
     )
     session.add(filed)
     await session.flush()
-    _audit(session, now, "catalog.report", actor, entry_id, {"reason": data.reason.value})
+    _audit(session, now, AuditAction.CATALOG_REPORT, actor, entry_id, {"reason": data.reason.value})
     return filed
 
 
@@ -246,7 +246,7 @@ async def moderate(
     details = {"from": previous.value, "to": target.value, "resolved_reports": resolved}
     if note:
         details["note"] = clean_text(note)[:500]
-    _audit(session, now, f"catalog.{action}", actor, entry_id, details)
+    _audit(session, now, AuditAction(f"catalog.{action}"), actor, entry_id, details)
     return entry
 
 
@@ -269,7 +269,7 @@ async def add_indexer(
     )
     session.add(indexer)
     await session.flush()
-    _audit(session, now, "indexer.add", actor, indexer_id, {"name": data.name}, target_type="indexer")
+    _audit(session, now, AuditAction.INDEXER_ADD, actor, indexer_id, {"name": data.name}, target_type="indexer")
     return indexer
 
 
@@ -278,13 +278,13 @@ async def delete_indexer(session: AsyncSession, indexer_id: uuid.UUID, *, actor:
     if indexer is None:
         raise IndexerNotFound("No such indexer.")
     await session.delete(indexer)
-    _audit(session, now, "indexer.delete", actor, indexer_id, {"name": indexer.name}, target_type="indexer")
+    _audit(session, now, AuditAction.INDEXER_DELETE, actor, indexer_id, {"name": indexer.name}, target_type="indexer")
 
 
 def _audit(
     session: AsyncSession,
     now: datetime,
-    action: str,
+    action: AuditAction,
     actor: Actor,
     target: uuid.UUID,
     details: dict[str, Any] | None = None,

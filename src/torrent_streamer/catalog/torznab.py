@@ -1,8 +1,12 @@
-"""Torznab (Jackett/Prowlarr) client: concurrent fan-out, per-indexer timeout, safe XML, caching.
+"""Torznab (Jackett/Prowlarr) client: concurrent fan-out, per-indexer timeout, safe XML, caching, pinned egress.
 
     TorznabError            (an indexer answered, but not with usable Torznab)
     ├── IndexerUnavailable  (no answer: DNS failure, non-200 status, oversized body)
     └── BlockedAddress      (the indexer resolves to a private/loopback address: SSRF refused)
+
+Every connection (the first request and each redirect hop) goes through ``PinnedBackend``: the host is
+resolved once, every address is checked, and the socket connects to a checked address, so a second DNS
+answer (DNS rebinding) is never asked for. Host header, TLS SNI and certificate checks keep the host name.
 
 A failing indexer never fails a search: its outcome (``ok``, ``cached``, ``timeout``, ``error``,
 ``invalid``, ``blocked``) is reported next to the results. XML is parsed by defusedxml only;
@@ -18,10 +22,12 @@ import json
 import socket
 import xml.etree.ElementTree as ET  # nosec B405  # only the Element type and ParseError; defusedxml parses
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import asdict, dataclass
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 import structlog
 from defusedxml import DefusedXmlException
@@ -36,6 +42,7 @@ log = structlog.get_logger("torrent_streamer.catalog.torznab")
 
 TORZNAB_NS = "{http://torznab.com/schemas/2015/feed}"
 MAX_RESPONSE_BYTES = 2 * 1024 * 1024
+MAX_REDIRECTS = 3
 MAX_RESULTS_PER_INDEXER = 100
 CACHE_TTL_SECONDS = 300
 _NEWZNAB_CATEGORIES = {"2": "movies", "3": "music", "4": "software", "5": "tv", "7": "books"}
@@ -93,26 +100,94 @@ def validate_indexer_url(url: str) -> str:
     return url
 
 
-def is_public_address(address: str) -> bool:
+def address_allowed(address: str, *, allow_private: bool) -> bool:
+    """Global unicast only; loopback and private ranges too when ``allow_private`` (tests, home set-ups).
+
+    Link-local (cloud metadata at 169.254.169.254), multicast, unspecified and reserved are never allowed.
+    """
     ip = ipaddress.ip_address(address.split("%", 1)[0])
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
+    if ip.is_link_local or ip.is_multicast or ip.is_unspecified or ip.is_reserved:
+        return False
+    return ip.is_global or (allow_private and (ip.is_loopback or ip.is_private))
 
 
-async def check_destination(url: str, *, allow_private: bool) -> None:
-    """Refuse hosts that resolve to private, loopback, link-local or reserved addresses."""
-    if allow_private:
-        return
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+
+
+async def system_resolver(host: str, port: int) -> list[str]:
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [str(info[4][0]) for info in infos]
+
+
+async def checked_addresses(host: str, port: int, *, allow_private: bool, resolver: Resolver) -> list[str]:
+    """Resolve ``host`` once; every address must pass ``address_allowed`` or the host is refused."""
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        addresses = await resolver(host, port)
     except OSError:
         raise IndexerUnavailable("the indexer host does not resolve") from None
-    if not infos or not all(is_public_address(str(info[4][0])) for info in infos):
-        raise BlockedAddress("the indexer resolves to a non-public address")
+    if not addresses or not all(address_allowed(a, allow_private=allow_private) for a in addresses):
+        raise BlockedAddress("the indexer resolves to a refused address")
+    return list(dict.fromkeys(addresses))
+
+
+class PinnedBackend(httpcore.AsyncNetworkBackend):
+    """httpcore's network backend, connecting only to addresses checked in the same call (no rebinding)."""
+
+    def __init__(self, *, allow_private: bool, resolver: Resolver = system_resolver) -> None:
+        self._inner = httpcore.AnyIOBackend()
+        self._allow_private, self._resolver = allow_private, resolver
+
+    async def connect_tcp(
+        self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:  # fmt: skip
+        addresses = await checked_addresses(host, port, allow_private=self._allow_private, resolver=self._resolver)
+        error: httpcore.ConnectError | None = None
+        for address in addresses:  # the checked literal: the inner backend does no name lookup of its own
+            try:
+                return await self._inner.connect_tcp(address, port, timeout, local_address, socket_options)
+            except httpcore.ConnectError as exc:
+                error = exc
+        raise error or httpcore.ConnectError("no address")
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        raise BlockedAddress("unix sockets are not indexers")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+class PinnedTransport(httpx.AsyncHTTPTransport):
+    """``httpx.AsyncHTTPTransport`` whose connection pool connects through ``PinnedBackend``."""
+
+    def __init__(self, *, allow_private: bool, limits: httpx.Limits, resolver: Resolver = system_resolver) -> None:
+        super().__init__(limits=limits, trust_env=False)
+        self._pool = httpcore.AsyncConnectionPool(  # replaces the pool built above (same options, our backend)
+            ssl_context=httpx.create_ssl_context(trust_env=False),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=PinnedBackend(allow_private=allow_private, resolver=resolver),
+        )
+
+
+def indexer_http_client(
+    *, allow_private: bool, user_agent: str, resolver: Resolver = system_resolver
+) -> httpx.AsyncClient:
+    """The one client for indexers: pinned egress, bounded redirects (each hop pinned and checked)."""
+    limits = httpx.Limits(max_connections=32, max_keepalive_connections=8)
+    return httpx.AsyncClient(
+        transport=PinnedTransport(allow_private=allow_private, limits=limits, resolver=resolver),
+        follow_redirects=True,
+        max_redirects=MAX_REDIRECTS,
+        timeout=httpx.Timeout(10.0, connect=3.0),
+        headers={"User-Agent": user_agent, "Accept": "application/rss+xml, application/xml"},
+        trust_env=False,
+    )
 
 
 def _attrs(item: ET.Element) -> dict[str, str]:
@@ -245,11 +320,19 @@ def cache_key(target: IndexerTarget, query: str) -> str:
 
 
 class TorznabClient:
-    def __init__(self, http: httpx.AsyncClient, cache: ResultCache, *, allow_private: bool) -> None:
-        self._http, self._cache, self._allow_private = http, cache, allow_private
+    """Searches indexers over its own pinned, checked HTTP client (``indexer_http_client``); ``aclose`` it."""
+
+    def __init__(
+        self, cache: ResultCache, *, allow_private: bool, user_agent: str = "torrent-streamer",
+        resolver: Resolver = system_resolver,
+    ) -> None:  # fmt: skip
+        self._cache = cache
+        self._http = indexer_http_client(allow_private=allow_private, user_agent=user_agent, resolver=resolver)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
 
     async def _fetch(self, target: IndexerTarget, query: str) -> list[TorznabResult]:
-        await check_destination(target.url, allow_private=self._allow_private)
         params = {"t": "search", "q": query, "limit": str(MAX_RESULTS_PER_INDEXER)}
         if target.api_key:
             params["apikey"] = target.api_key
@@ -287,6 +370,16 @@ class TorznabClient:
             return results, IndexerOutcome(target.name, "ok", len(results))
         log.info("indexer_degraded", indexer=target.name, status=status)
         return [], IndexerOutcome(target.name, status, 0)
+
+    async def test(self, target: IndexerTarget) -> bool:
+        """A live search (never the cache) for the "test indexer" action: usable answer or not, nothing more."""
+        try:
+            async with asyncio.timeout(target.timeout):
+                await self._fetch(target, "test")
+        except (TimeoutError, TorznabError, httpx.HTTPError) as exc:
+            log.info("indexer_test_failed", indexer=target.name, error=type(exc).__name__)
+            return False
+        return True
 
     async def search(
         self, targets: list[IndexerTarget], query: str

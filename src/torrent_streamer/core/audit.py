@@ -1,12 +1,14 @@
 """The audit log: security and moderation events (actor, target, action, IP, user agent, time).
 
-Domains call ``record_event`` inside their transaction; details must never hold secrets.
+Domains call ``record_event`` inside their transaction with an ``AuditAction`` (the one list of event
+names, shared with the panel dashboard); details must never hold secrets.
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, String, delete
@@ -15,6 +17,66 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from torrent_streamer.core.db import Base, PublicIdMixin
 from torrent_streamer.core.logging import redaction_processor
+
+
+class AuditAction(StrEnum):
+    """Every event name the service records; the stored ``action`` column holds these values."""
+
+    # accounts (auth/, users/)
+    REGISTER = "register"
+    REGISTER_DUPLICATE = "register_duplicate"
+    LOGIN = "login"
+    LOGIN_FAILED = "login_failed"
+    LOGIN_LOCKED = "login_locked"
+    LOGIN_MFA_CHALLENGE = "login_mfa_challenge"
+    LOGOUT = "logout"
+    LOGOUT_ALL = "logout_all"
+    SESSION_REVOKE = "session_revoke"
+    SESSIONS_REVOKE_ALL = "sessions_revoke_all"
+    PASSWORD_CHANGE = "password_change"  # noqa: S105  # nosec B105  # an event name, not a password
+    EMAIL_CHANGE = "email_change"
+    REFRESH_TOKEN_REUSE = "refresh_token_reuse"  # noqa: S105  # nosec B105  # an event name, not a token
+    MFA_SETUP = "mfa_setup"
+    MFA_ENABLED = "mfa_enabled"
+    MFA_ENABLE_FAILED = "mfa_enable_failed"
+    MFA_DISABLED = "mfa_disabled"
+    MFA_FAILED = "mfa_failed"
+    MFA_RECOVERY_CODE_USED = "mfa_recovery_code_used"
+    REAUTH_FAILED = "reauth_failed"
+    ACCOUNT_EXPORT = "account_export"
+    ACCOUNT_DELETED = "account_deleted"
+    ADMIN_CREATED = "admin_created"
+    SIGNING_KEY_ROTATE = "signing_key_rotate"
+    SIGNING_KEY_RETIRE = "signing_key_retire"
+    # administration through the API (admin/)
+    ROLE_CHANGE = "role_change"
+    USER_DISABLED = "user_disabled"
+    USER_ENABLED = "user_enabled"
+    ADMIN_SESSIONS_REVOKE = "admin_sessions_revoke"
+    # the panel (web/panel/)
+    PANEL_LOGIN = "panel_login"
+    PANEL_LOGOUT = "panel_logout"
+    PANEL_REAUTH = "panel_reauth"
+    PANEL_CSRF_REFUSED = "panel_csrf_refused"
+    PANEL_ORIGIN_REFUSED = "panel_origin_refused"
+    ADMIN_ROLE_CHANGE = "admin_role_change"
+    ADMIN_USER_DISABLE = "admin_user_disable"
+    ADMIN_USER_ENABLE = "admin_user_enable"
+    # torrents and takedowns (torrents/)
+    TORRENT_ADD = "torrent.add"
+    TORRENT_REMOVE = "torrent.remove"
+    TORRENT_BLOCK = "torrent.block"
+    TORRENT_UNBLOCK = "torrent.unblock"
+    TORRENT_EVICT = "torrent.evict"
+    # catalog and indexers (catalog/)
+    CATALOG_SUBMIT = "catalog.submit"
+    CATALOG_REPORT = "catalog.report"
+    CATALOG_APPROVE = "catalog.approve"
+    CATALOG_REJECT = "catalog.reject"
+    CATALOG_REMOVE = "catalog.remove"
+    INDEXER_ADD = "indexer.add"
+    INDEXER_DELETE = "indexer.delete"
+    INDEXER_TEST = "indexer.test"
 
 
 class AuditEvent(PublicIdMixin, Base):
@@ -35,7 +97,7 @@ def record_event(
     session: AsyncSession,
     *,
     now: datetime,
-    action: str,
+    action: AuditAction,
     actor_id: uuid.UUID | None = None,
     target_type: str | None = None,
     target_id: str | None = None,
@@ -48,7 +110,7 @@ def record_event(
     safe_details = dict(redaction_processor(None, "", dict(details or {})))
     event = AuditEvent(
         created_at=now,
-        action=action,
+        action=action.value,
         outcome=outcome,
         actor_id=actor_id,
         target_type=target_type,

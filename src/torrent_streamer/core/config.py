@@ -160,6 +160,12 @@ class Settings(BaseSettings):
     # error with a retry and stops counting towards the per-user torrent limit.
     library_metadata_give_up_seconds: float = Field(default=180.0, ge=1.0, le=24 * 3600)
 
+    # Panel and indexer hardening (security wave 2, items 9-10).
+    panel_reauth_window_seconds: int = Field(default=5 * 60, ge=30, le=3600)  # password + TOTP, destructive acts
+    csp_report_limit: str = "30/minute"  # per client address
+    csp_report_max_bytes: int = Field(default=8 * 1024, ge=512, le=64 * 1024)
+    indexer_test_limit: str = "6/minute"  # per admin: the "test indexer" action
+
     @field_validator("cors_origins", "trusted_hosts", "trusted_proxies", mode="before")
     @classmethod
     def _csv(cls, value: Any) -> Any:

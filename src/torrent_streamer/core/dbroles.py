@@ -200,9 +200,10 @@ APP_GRANTS: dict[str, TableGrant] = {
         "SELECT",
         "INSERT",
         "DELETE",
-        update_columns=("token_hash", "enrolling", "last_seen_at"),
+        update_columns=("token_hash", "enrolling", "last_seen_at", "reauthenticated_at"),
         why="admin panel sessions: created at sign-in, touched per request (last_seen_at), the cookie "
-        "rotated when MFA enrolment completes (token_hash, enrolling); owner, family and the absolute "
+        "rotated when MFA enrolment completes (token_hash, enrolling), stamped by a fresh password + TOTP "
+        "re-authentication (reauthenticated_at); owner, family and the absolute "
         "expiry never change; deleted at sign-out or expiry",
     ),
 }

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from starlette.background import BackgroundTask
 from starlette.datastructures import UploadFile
 
-from torrent_streamer.core.audit import record_event
+from torrent_streamer.core.audit import AuditAction, record_event
 from torrent_streamer.core.deps import ClockDep, ServicesDep, SessionDep, client_ip, enforce_limit, ip_rate_limit
 from torrent_streamer.core.errors import PayloadTooLarge, Unprocessable, UnsupportedMediaType, problem_responses
 from torrent_streamer.engine import Magnet
@@ -122,7 +122,7 @@ async def add_torrent(
     record_event(
         session,
         now=clock.now(),
-        action="torrent.add",
+        action=AuditAction.TORRENT_ADD,
         actor_id=principal.user_id,
         target_type="torrent",
         target_id=added.torrent.info_hash,
@@ -223,7 +223,7 @@ async def delete_torrent(
     record_event(
         session,
         now=clock.now(),
-        action="torrent.remove",
+        action=AuditAction.TORRENT_REMOVE,
         actor_id=principal.user_id,
         target_type="library_entry",
         target_id=str(torrent_id),
@@ -359,7 +359,7 @@ async def block_info_hash(
     record_event(
         session,
         now=clock.now(),
-        action="torrent.block",
+        action=AuditAction.TORRENT_BLOCK,
         actor_id=principal.user_id,
         target_type="info_hash",
         target_id=body.info_hash,
@@ -384,7 +384,7 @@ async def unblock_info_hash(
     record_event(
         session,
         now=clock.now(),
-        action="torrent.unblock",
+        action=AuditAction.TORRENT_UNBLOCK,
         actor_id=principal.user_id,
         target_type="info_hash",
         target_id=item.info_hash,

@@ -8,7 +8,7 @@ from torrent_streamer.auth import mfa
 from torrent_streamer.auth import repository as auth_repository
 from torrent_streamer.auth.context import AuthContext, RequestMeta
 from torrent_streamer.auth.passwords import normalise_email
-from torrent_streamer.core.audit import record_event
+from torrent_streamer.core.audit import AuditAction, record_event
 from torrent_streamer.core.errors import BadRequest
 from torrent_streamer.torrents import repository as torrents_repository
 from torrent_streamer.torrents import service as torrents_service
@@ -63,7 +63,7 @@ async def update_profile(
                 )  # fmt: skip
             else:
                 record_event(
-                    session, now=now, action="email_change", actor_id=user.id, target_type="user",
+                    session, now=now, action=AuditAction.EMAIL_CHANGE, actor_id=user.id, target_type="user",
                     target_id=str(user.id), ip=meta.ip, user_agent=meta.user_agent,
                 )  # fmt: skip
                 user.email = email
@@ -90,7 +90,7 @@ async def export_personal_data(
     events = await repository.audit_events_about(session, user.id)
     other = {name: await contributor(session, user.id) for name, contributor in export_contributors().items()}
     record_event(
-        session, now=ctx.now(), action="account_export", actor_id=user.id, target_type="user",
+        session, now=ctx.now(), action=AuditAction.ACCOUNT_EXPORT, actor_id=user.id, target_type="user",
         target_id=str(user.id), ip=meta.ip, user_agent=meta.user_agent,
     )  # fmt: skip
     return PersonalDataExport(
@@ -143,7 +143,12 @@ async def delete_account(ctx: AuthContext, session: AsyncSession, meta: RequestM
         await hook(session, user.id)
     await repository.anonymise_audit_events(session, user.id)
     record_event(
-        session, now=now, action="account_deleted", actor_id=user.id, target_type="user", target_id=str(user.id)
+        session,
+        now=now,
+        action=AuditAction.ACCOUNT_DELETED,
+        actor_id=user.id,
+        target_type="user",
+        target_id=str(user.id),
     )
     await session.delete(user)
     await session.flush()

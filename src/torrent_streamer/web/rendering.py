@@ -14,6 +14,7 @@ from markupsafe import Markup
 from starlette.responses import HTMLResponse
 
 from torrent_streamer.web.assets import StaticAssets
+from torrent_streamer.web.csp import REPORT_DIRECTIVES, REPORTING_ENDPOINTS
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
@@ -21,9 +22,13 @@ TEMPLATES_DIR = Path(__file__).parent / "templates"
 WEB_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "media-src 'self' blob:; connect-src 'self'; manifest-src 'self'; form-action 'self'; frame-ancestors 'none'; "
-    "base-uri 'none'"
+    f"base-uri 'none'; {REPORT_DIRECTIVES}"
 )
-HTML_HEADERS = {"content-security-policy": WEB_CSP, "cache-control": "no-store"}
+HTML_HEADERS = {
+    "content-security-policy": WEB_CSP,
+    "reporting-endpoints": REPORTING_ENDPOINTS,
+    "cache-control": "no-store",
+}
 
 
 def build_environment(assets: StaticAssets) -> Environment:

@@ -1,4 +1,4 @@
-"""What an admin does to accounts from the panel: change a role (after re-authentication), disable, revoke.
+"""What an admin does to accounts from the panel: change a role, disable, revoke (routes demand a fresh re-auth).
 
 Each action is audited; disabling or revoking ends the target's API families and panel sessions.
 """
@@ -9,11 +9,10 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from torrent_streamer.auth import mfa
 from torrent_streamer.auth import repository as auth_repository
 from torrent_streamer.auth.context import AuthContext, RequestMeta
 from torrent_streamer.auth.permissions import Role
-from torrent_streamer.core.audit import record_event
+from torrent_streamer.core.audit import AuditAction, record_event
 from torrent_streamer.core.errors import Conflict, NotFound
 from torrent_streamer.users import repository as users_repository
 from torrent_streamer.users.models import User
@@ -30,7 +29,7 @@ async def _target(session: AsyncSession, actor: PanelIdentity, user_id: uuid.UUI
     return user
 
 
-def _audit(ctx: AuthContext, session: AsyncSession, meta: RequestMeta, actor: PanelIdentity, action: str,
+def _audit(ctx: AuthContext, session: AsyncSession, meta: RequestMeta, actor: PanelIdentity, action: AuditAction,
            target: User, **details: object) -> None:  # fmt: skip
     record_event(
         session, now=ctx.now(), action=action, actor_id=actor.user.id, target_type="user", target_id=str(target.id),
@@ -46,10 +45,9 @@ async def _end_sessions(ctx: AuthContext, session: AsyncSession, user: User, rea
 
 async def change_role(
     ctx: AuthContext, session: AsyncSession, meta: RequestMeta, actor: PanelIdentity, user_id: uuid.UUID,
-    *, role: Role, password: str, code: str,
+    *, role: Role,
 ) -> User:  # fmt: skip
-    """Re-authenticate the admin (password + TOTP, SR-2.9), then change the role; the target signs in again."""
-    await mfa.reauthenticate(ctx, session, meta, actor.user, password=password, code=code)
+    """Change the role (the route demanded password + TOTP within the window, SR-2.9); the target signs in again."""
     user = await _target(session, actor, user_id)
     previous = user.role
     if previous == role.value:
@@ -57,7 +55,7 @@ async def change_role(
     user.role = role.value
     user.updated_at = ctx.now()
     await _end_sessions(ctx, session, user, "role_change")
-    _audit(ctx, session, meta, actor, "admin_role_change", user, previous=previous, role=role.value)
+    _audit(ctx, session, meta, actor, AuditAction.ADMIN_ROLE_CHANGE, user, previous=previous, role=role.value)
     return user
 
 
@@ -70,7 +68,9 @@ async def set_disabled(
     user.updated_at = ctx.now()
     if disabled:
         await _end_sessions(ctx, session, user, "admin_disable")
-    _audit(ctx, session, meta, actor, "admin_user_disable" if disabled else "admin_user_enable", user)
+    _audit(
+        ctx, session, meta, actor, AuditAction.ADMIN_USER_DISABLE if disabled else AuditAction.ADMIN_USER_ENABLE, user
+    )
     return user
 
 
@@ -79,5 +79,5 @@ async def revoke_sessions(
 ) -> int:
     user = await _target(session, actor, user_id)
     count = await _end_sessions(ctx, session, user, "admin_revoke")
-    _audit(ctx, session, meta, actor, "admin_sessions_revoke", user, sessions=count)
+    _audit(ctx, session, meta, actor, AuditAction.ADMIN_SESSIONS_REVOKE, user, sessions=count)
     return count

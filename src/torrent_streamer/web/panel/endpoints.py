@@ -1,6 +1,7 @@
-"""Panel pages: dashboard, users (role change with re-auth, disable, revoke) and the audit log.
+"""Panel pages: dashboard, users (role change, disable, revoke: each after a fresh re-auth) and the audit log.
 
-Thin routes: ``panel_require`` checks the session, the permission and (on POST) the CSRF token.
+Thin routes: ``panel_require`` checks the session, the permission, (on POST) the origin and CSRF token, and
+(``fresh=True``) a password + TOTP within the re-authentication window.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from fastapi import APIRouter, Form, Query
 from starlette.responses import RedirectResponse, Response
 
 from torrent_streamer.auth.dependencies import AuthDep, MetaDep
-from torrent_streamer.auth.errors import commit_recorded_failures
 from torrent_streamer.auth.permissions import Permission, Role
 from torrent_streamer.core.deps import ServicesDep, SessionDep
 from torrent_streamer.core.errors import AppError
@@ -40,6 +40,8 @@ ERRORS = {
 
 Moderator = Annotated[PanelPrincipal, panel_require(Permission.catalog_moderate)]
 UsersAdmin = Annotated[PanelPrincipal, panel_require(Permission.admin_users)]
+# Destructive: also password + TOTP within the re-authentication window (SR-2.9).
+FreshUsersAdmin = Annotated[PanelPrincipal, panel_require(Permission.admin_users, fresh=True, back="/admin/users")]
 AuditAdmin = Annotated[PanelPrincipal, panel_require(Permission.admin_audit)]
 
 
@@ -82,15 +84,11 @@ async def panel_users(
 
 @router.post("/users/{user_id}/role")
 async def panel_change_role(
-    user_id: uuid.UUID, auth: AuthDep, meta: MetaDep, session: SessionDep, principal: UsersAdmin,
-    role: Annotated[Role, Form()], password: Annotated[str, Form(max_length=1024)],
-    code: Annotated[str, Form(max_length=64)],
+    user_id: uuid.UUID, auth: AuthDep, meta: MetaDep, session: SessionDep, principal: FreshUsersAdmin,
+    role: Annotated[Role, Form()],
 ) -> Response:  # fmt: skip
     try:
-        async with commit_recorded_failures(session):
-            await admin_service.change_role(
-                auth, session, meta, principal.identity, user_id, role=role, password=password, code=code
-            )
+        await admin_service.change_role(auth, session, meta, principal.identity, user_id, role=role)
     except AppError as exc:
         await session.rollback()
         return _back_to_users(exc.slug_override or exc.slug, error=True)
@@ -100,7 +98,7 @@ async def panel_change_role(
 
 @router.post("/users/{user_id}/disable")
 async def panel_disable_user(
-    user_id: uuid.UUID, auth: AuthDep, meta: MetaDep, session: SessionDep, principal: UsersAdmin,
+    user_id: uuid.UUID, auth: AuthDep, meta: MetaDep, session: SessionDep, principal: FreshUsersAdmin,
     disabled: Annotated[bool, Form()],
 ) -> Response:  # fmt: skip
     try:
@@ -114,7 +112,7 @@ async def panel_disable_user(
 
 @router.post("/users/{user_id}/revoke")
 async def panel_revoke_sessions(
-    user_id: uuid.UUID, auth: AuthDep, meta: MetaDep, session: SessionDep, principal: UsersAdmin
+    user_id: uuid.UUID, auth: AuthDep, meta: MetaDep, session: SessionDep, principal: FreshUsersAdmin
 ) -> Response:
     try:
         await admin_service.revoke_sessions(auth, session, meta, principal.identity, user_id)

@@ -17,7 +17,15 @@ from torrent_streamer.core.deps import ServicesDep, SessionDep
 from torrent_streamer.core.errors import AppError
 from torrent_streamer.web.dependencies import WebDep
 from torrent_streamer.web.panel import service
-from torrent_streamer.web.panel.dependencies import PanelPrincipal, panel_enrolment, panel_session_any, secret_key
+from torrent_streamer.web.panel.dependencies import (
+    CROSS_SITE_REFUSED,
+    PanelPrincipal,
+    cross_site,
+    panel_enrolment,
+    panel_session_active,
+    panel_session_any,
+    secret_key,
+)
 from torrent_streamer.web.panel.errors import PanelForbidden
 from torrent_streamer.web.panel.security import (
     ABSOLUTE_TIMEOUT,
@@ -47,6 +55,8 @@ def _login_nonce(request: Request) -> tuple[str, bool]:
 
 
 def _check_login_csrf(request: Request, services: ServicesDep, presented: str) -> None:
+    if cross_site(request, services) is not None:
+        raise PanelForbidden(CROSS_SITE_REFUSED)
     nonce = request.cookies.get(LOGIN_COOKIE_NAME)
     if not nonce or not tokens_match(login_csrf_token(secret_key(services), nonce), presented):
         raise PanelForbidden("The sign-in form expired or was tampered with. Reload the page and try again.")
@@ -161,6 +171,38 @@ async def panel_enrol(
         "set-cookie", cookie_header(COOKIE_NAME, cookie_token, int(ABSOLUTE_TIMEOUT.total_seconds()))
     )
     return response
+
+
+@router.get("/reauth")
+async def panel_reauth_form(
+    web: WebDep, principal: Annotated[PanelPrincipal, panel_session_active()], next: str = "/admin"
+) -> Response:
+    return _reauth_page(web, principal, next_path=next)
+
+
+@router.post("/reauth")
+async def panel_reauth(
+    web: WebDep, auth: AuthDep, meta: MetaDep, session: SessionDep,
+    principal: Annotated[PanelPrincipal, panel_session_active()], password: Text,
+    code: Annotated[str, Form(max_length=64)], next_path: NextField = "/admin",
+) -> Response:  # fmt: skip
+    """Password + TOTP again: destructive actions are allowed for the re-authentication window (SR-2.9)."""
+    try:
+        async with commit_recorded_failures(session):
+            await service.step_up(auth, session, meta, principal.identity, password=password, code=code)
+    except AppError as exc:
+        await session.rollback()
+        return _reauth_page(web, principal, next_path=next_path, error=exc.detail or exc.title, status_code=exc.status)
+    await session.commit()
+    return RedirectResponse(safe_next(next_path), status_code=303)
+
+
+def _reauth_page(
+    web: WebDep, principal: PanelPrincipal, *, next_path: str, error: str | None = None, status_code: int = 200
+) -> Response:
+    context = {"title": "Confirm it is you", "csrf_token": principal.csrf_token, "next": safe_next(next_path),
+               "error": error}  # fmt: skip
+    return web.render("panel/reauth.html", context, status_code=status_code)
 
 
 @router.post("/logout")

@@ -18,8 +18,9 @@ from torrent_streamer.catalog import repository as catalog_repository
 from torrent_streamer.catalog import service as catalog_service
 from torrent_streamer.catalog.dependencies import TorznabDep
 from torrent_streamer.catalog.schemas import IndexerCreate
-from torrent_streamer.core.deps import ClockDep, ServicesDep, SessionDep
-from torrent_streamer.core.errors import AppError
+from torrent_streamer.core.audit import AuditAction, record_event
+from torrent_streamer.core.deps import ClockDep, ServicesDep, SessionDep, enforce_limit
+from torrent_streamer.core.errors import AppError, RateLimited
 from torrent_streamer.web.dependencies import WebDep
 from torrent_streamer.web.panel.dependencies import PanelPrincipal, panel_require
 from torrent_streamer.web.panel.endpoints import base_context
@@ -33,12 +34,17 @@ MODERATION_NOTICES = {"approve": "The entry is approved.", "reject": "The entry 
                       "remove": "The entry is removed."}  # fmt: skip
 INDEXER_NOTICES = {
     "added": "The indexer was added.", "deleted": "The indexer was removed.",
-    "test-ok": "Test search: the indexer answered.", "test-cached": "Test search: answered from the cache.",
-    "test-timeout": "Test search: the indexer did not answer in time.",
-    "test-error": "Test search: the indexer answered with an error.",
-    "test-invalid": "Test search: the answer was not valid Torznab.",
-    "test-blocked": "Test search: the address is private or loopback and blocked.",
+    "test-ok": "Test search: the indexer answered.",
 }  # fmt: skip
+# One answer for every failure (timeout, refused address, closed port, bad XML…): the test action must
+# not tell open ports from closed ones or public hosts from private ones (no port scanner). Logs say more.
+TEST_FAILED = "Test search: the indexer gave no usable answer. Check the URL and the API key."
+INDEXER_ERRORS = {
+    "indexer-name-taken": "An indexer with this name already exists.",
+    "invalid": "Check the name (letters, digits, . _ -), the URL (http/https) and the timeout.",
+    "test-failed": TEST_FAILED,
+    "test-rate-limited": "Too many test searches; wait a minute.",
+}
 
 
 def _redirect(path: str, key: str, *, error: bool = False) -> Response:
@@ -85,9 +91,7 @@ async def panel_indexers(
     context = base_context(principal, "Indexers", "indexers")
     context.update(
         indexers=await catalog_repository.list_indexers(session), notice=INDEXER_NOTICES.get(notice or ""),
-        error={"indexer-name-taken": "An indexer with this name already exists.",
-               "invalid": "Check the name (letters, digits, . _ -), the URL (http/https) and the timeout.",
-               }.get(error or "", "The action failed.") if error else None,
+        error=INDEXER_ERRORS.get(error or "", "The action failed.") if error else None,
     )  # fmt: skip
     return web.render("panel/indexers.html", context)
 
@@ -119,17 +123,30 @@ async def panel_add_indexer(
 
 @router.post("/indexers/{indexer_id}/test")
 async def panel_test_indexer(
-    indexer_id: uuid.UUID, services: ServicesDep, session: SessionDep, torznab: TorznabDep, principal: IndexersAdmin
-) -> Response:
-    """One live search ("test") against this indexer; the outcome is shown, never the indexer's raw answer."""
+    indexer_id: uuid.UUID, services: ServicesDep, session: SessionDep, clock: ClockDep, meta: MetaDep,
+    torznab: TorznabDep, principal: IndexersAdmin,
+) -> Response:  # fmt: skip
+    """One live search against this indexer, rate-limited; the answer is "answered" or one generic failure."""
+    try:
+        await enforce_limit(services, "indexer_test", services.settings.indexer_test_limit,
+                            f"user:{principal.identity.user.id}")  # fmt: skip
+    except RateLimited:
+        return _redirect("/admin/indexers", "test-rate-limited", error=True)
     targets = [
         t for t in await catalog_service.indexer_targets(session, services.secret_box) if t.id == str(indexer_id)
     ]
     if not targets or torznab is None:
         return _redirect("/admin/indexers", "not-found", error=True)
-    _, outcomes = await torznab.search(targets, "test")
-    status = outcomes[0].status if outcomes else "error"
-    return _redirect("/admin/indexers", f"test-{status}")
+    outcome = await torznab.test(targets[0])
+    record_event(
+        session, now=clock.now(), action=AuditAction.INDEXER_TEST, actor_id=principal.identity.user.id,
+        target_type="indexer", target_id=str(indexer_id), outcome="success" if outcome else "failure",
+        ip=meta.ip, user_agent=meta.user_agent,
+    )  # fmt: skip
+    await session.commit()
+    return (
+        _redirect("/admin/indexers", "test-ok") if outcome else _redirect("/admin/indexers", "test-failed", error=True)
+    )
 
 
 @router.post("/indexers/{indexer_id}/delete")

@@ -14,7 +14,7 @@ from starlette.responses import RedirectResponse, Response
 
 from torrent_streamer.auth.dependencies import MetaDep
 from torrent_streamer.auth.permissions import Permission
-from torrent_streamer.core.audit import record_event
+from torrent_streamer.core.audit import AuditAction, record_event
 from torrent_streamer.core.deps import ClockDep, SessionDep
 from torrent_streamer.core.errors import AppError
 from torrent_streamer.torrents import repository as torrents_repository
@@ -26,6 +26,9 @@ from torrent_streamer.web.panel.endpoints import base_context
 
 router = APIRouter(prefix="/admin/torrents", include_in_schema=False)
 TorrentsAdmin = Annotated[PanelPrincipal, panel_require(Permission.admin_torrents)]
+FreshTorrentsAdmin = Annotated[  # blocking is destructive: password + TOTP within the window (SR-2.9)
+    PanelPrincipal, panel_require(Permission.admin_torrents, fresh=True, back="/admin/torrents")
+]
 _INFO_HASH = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 NOTICES = {"blocked": "The info-hash is blocked and its data dropped.", "unblocked": "The block is lifted.",
            "evicted": "The torrent was stopped and its data evicted."}  # fmt: skip
@@ -55,7 +58,7 @@ async def panel_torrents(
 
 @router.post("/block")
 async def panel_block_info_hash(
-    session: SessionDep, engine: EngineDep, clock: ClockDep, meta: MetaDep, principal: TorrentsAdmin,
+    session: SessionDep, engine: EngineDep, clock: ClockDep, meta: MetaDep, principal: FreshTorrentsAdmin,
     info_hash: Annotated[str, Form(max_length=64)], reason: Annotated[str, Form(min_length=1, max_length=500)],
 ) -> Response:  # fmt: skip
     info_hash = info_hash.strip().lower()
@@ -68,7 +71,7 @@ async def panel_block_info_hash(
         await session.rollback()
         return _back(exc.slug_override or exc.slug, error=True)
     record_event(
-        session, now=clock.now(), action="torrent.block", actor_id=actor, target_type="info_hash",
+        session, now=clock.now(), action=AuditAction.TORRENT_BLOCK, actor_id=actor, target_type="info_hash",
         target_id=info_hash, ip=meta.ip, user_agent=meta.user_agent, details={"reason": reason, "via": "panel"},
     )  # fmt: skip
     await session.commit()
@@ -86,7 +89,7 @@ async def panel_unblock_info_hash(
         await session.rollback()
         return _back(exc.slug_override or exc.slug, error=True)
     record_event(
-        session, now=clock.now(), action="torrent.unblock", actor_id=principal.identity.user.id,
+        session, now=clock.now(), action=AuditAction.TORRENT_UNBLOCK, actor_id=principal.identity.user.id,
         target_type="info_hash", target_id=item.info_hash, ip=meta.ip, user_agent=meta.user_agent,
         details={"via": "panel"},
     )  # fmt: skip
@@ -104,7 +107,7 @@ async def panel_evict_torrent(
     if not _INFO_HASH.match(info_hash):
         return _back("invalid-info-hash", error=True)
     record_event(
-        session, now=clock.now(), action="torrent.evict", actor_id=principal.identity.user.id,
+        session, now=clock.now(), action=AuditAction.TORRENT_EVICT, actor_id=principal.identity.user.id,
         target_type="info_hash", target_id=info_hash, ip=meta.ip, user_agent=meta.user_agent,
         details={"via": "panel"},
     )  # fmt: skip

@@ -24,5 +24,6 @@ class PanelSession(PublicIdMixin, Base):
     created_at: Mapped[datetime] = mapped_column()
     last_seen_at: Mapped[datetime] = mapped_column()
     expires_at: Mapped[datetime] = mapped_column(index=True)  # absolute timeout
+    reauthenticated_at: Mapped[datetime | None] = mapped_column(default=None)  # last password + TOTP (step-up)
     ip: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(256))

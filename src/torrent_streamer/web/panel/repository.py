@@ -9,20 +9,29 @@ from datetime import datetime
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from torrent_streamer.core.audit import AuditEvent
+from torrent_streamer.core.audit import AuditAction, AuditEvent
 from torrent_streamer.users.models import User
 from torrent_streamer.web.panel.models import PanelSession
 
-SECURITY_ACTIONS = (
-    "login_failed",
-    "login_locked",
-    "mfa_failed",
-    "reauth_failed",
-    "refresh_reuse_detected",
-    "panel_csrf_refused",
-    "admin_role_change",
-    "admin_user_disable",
-    "admin_sessions_revoke",
+# The events the dashboard lists: members of the one enum the recording code uses too.
+SECURITY_ACTIONS: frozenset[AuditAction] = frozenset(
+    {
+        AuditAction.LOGIN_FAILED,
+        AuditAction.LOGIN_LOCKED,
+        AuditAction.MFA_FAILED,
+        AuditAction.REAUTH_FAILED,
+        AuditAction.REFRESH_TOKEN_REUSE,
+        AuditAction.PANEL_CSRF_REFUSED,
+        AuditAction.PANEL_ORIGIN_REFUSED,
+        AuditAction.ADMIN_ROLE_CHANGE,
+        AuditAction.ADMIN_USER_DISABLE,
+        AuditAction.ADMIN_SESSIONS_REVOKE,
+        AuditAction.ROLE_CHANGE,
+        AuditAction.USER_DISABLED,
+        AuditAction.SESSIONS_REVOKE_ALL,
+        AuditAction.SIGNING_KEY_ROTATE,
+        AuditAction.TORRENT_BLOCK,
+    }
 )
 
 
@@ -44,6 +53,11 @@ async def delete_expired(session: AsyncSession, now: datetime) -> None:
 
 async def touch(session: AsyncSession, panel_session_id: uuid.UUID, now: datetime) -> None:
     await session.execute(update(PanelSession).where(PanelSession.id == panel_session_id).values(last_seen_at=now))
+
+
+async def mark_reauthenticated(session: AsyncSession, panel_session_id: uuid.UUID, now: datetime) -> None:
+    statement = update(PanelSession).where(PanelSession.id == panel_session_id).values(reauthenticated_at=now)
+    await session.execute(statement)
 
 
 async def count_users(session: AsyncSession) -> int:
@@ -86,7 +100,7 @@ async def audit_page(
 async def recent_security_events(session: AsyncSession, limit: int = 10) -> Sequence[AuditEvent]:
     statement = (
         select(AuditEvent)
-        .where(AuditEvent.action.in_(SECURITY_ACTIONS))
+        .where(AuditEvent.action.in_(sorted(a.value for a in SECURITY_ACTIONS)))
         .order_by(AuditEvent.created_at.desc())
         .limit(limit)
     )

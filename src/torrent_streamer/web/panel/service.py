@@ -16,7 +16,7 @@ from torrent_streamer.auth import repository as auth_repository
 from torrent_streamer.auth import service as auth_service
 from torrent_streamer.auth.context import AuthContext, RequestMeta
 from torrent_streamer.auth.permissions import MFA_REQUIRED_ROLES, Role
-from torrent_streamer.core.audit import record_event
+from torrent_streamer.core.audit import AuditAction, record_event
 from torrent_streamer.core.errors import Forbidden
 from torrent_streamer.users import repository as users_repository
 from torrent_streamer.users.models import User
@@ -48,8 +48,9 @@ class PanelIdentity:
 
 
 async def _open_session(
-    session: AsyncSession, meta: RequestMeta, user: User, pair: auth_service.TokenPair, now: datetime
-) -> str:
+    session: AsyncSession, meta: RequestMeta, user: User, pair: auth_service.TokenPair, now: datetime,
+    *, both_factors: bool = False,
+) -> str:  # fmt: skip
     cookie_token = new_token()
     session.add(
         PanelSession(
@@ -60,12 +61,13 @@ async def _open_session(
             created_at=now,
             last_seen_at=now,
             expires_at=now + ABSOLUTE_TIMEOUT,
+            reauthenticated_at=now if both_factors else None,  # password + TOTP just now: a fresh step-up
             ip=meta.ip,
             user_agent=meta.user_agent,
         )
     )
     record_event(
-        session, now=now, action="panel_login", actor_id=user.id, target_type="session",
+        session, now=now, action=AuditAction.PANEL_LOGIN, actor_id=user.id, target_type="session",
         target_id=str(pair.session_id), ip=meta.ip, user_agent=meta.user_agent,
         details={"enrolling": not user.mfa_enabled},
     )  # fmt: skip
@@ -103,7 +105,7 @@ async def sign_in_code(ctx: AuthContext, session: AsyncSession, meta: RequestMet
     """The TOTP (or recovery code) step; returns the new session's cookie token."""
     pair = await mfa.complete_login(ctx, session, meta, mfa_token=mfa_token, code=code)
     user = await _refuse_unless_privileged(session, pair)
-    return await _open_session(session, meta, user, pair, ctx.now())
+    return await _open_session(session, meta, user, pair, ctx.now(), both_factors=True)
 
 
 async def resolve(session: AsyncSession, cookie_token: str, now: datetime) -> PanelIdentity | None:
@@ -135,6 +137,18 @@ async def finish_enrolment(
     return cookie_token, codes
 
 
+async def step_up(
+    ctx: AuthContext, session: AsyncSession, meta: RequestMeta, identity: PanelIdentity, *, password: str, code: str
+) -> None:
+    """Password + TOTP again (throttled and audited by ``mfa.reauthenticate``); opens the step-up window."""
+    await mfa.reauthenticate(ctx, session, meta, identity.user, password=password, code=code)
+    await repository.mark_reauthenticated(session, identity.panel_session.id, ctx.now())
+    record_event(
+        session, now=ctx.now(), action=AuditAction.PANEL_REAUTH, actor_id=identity.user.id, target_type="session",
+        target_id=str(identity.panel_session.auth_session_id), ip=meta.ip, user_agent=meta.user_agent,
+    )  # fmt: skip
+
+
 async def sign_out(ctx: AuthContext, session: AsyncSession, meta: RequestMeta, identity: PanelIdentity) -> None:
     panel_session = identity.panel_session
     await auth_service.revoke_own_session(
@@ -142,6 +156,6 @@ async def sign_out(ctx: AuthContext, session: AsyncSession, meta: RequestMeta, i
     )
     await repository.delete_session(session, panel_session.id)
     record_event(
-        session, now=ctx.now(), action="panel_logout", actor_id=panel_session.user_id, target_type="session",
+        session, now=ctx.now(), action=AuditAction.PANEL_LOGOUT, actor_id=panel_session.user_id, target_type="session",
         target_id=str(panel_session.auth_session_id), ip=meta.ip, user_agent=meta.user_agent,
     )  # fmt: skip
