@@ -19,7 +19,7 @@ from torrent_streamer.core.state import Services
 
 log = structlog.get_logger("torrent_streamer.retention")
 
-PRUNE = "prune"  # audit action (the panel's security-event enum should list it too)
+PRUNE = audit.AuditAction.PRUNE
 
 
 @dataclass(frozen=True)

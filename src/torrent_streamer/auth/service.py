@@ -32,8 +32,8 @@ REFRESH_IP_LIMIT = "60/minute"
 REFRESH_GRACE = timedelta(seconds=10)  # concurrent-refresh window, same client only (docs/auth.md)
 
 # Audit actions of refresh replays (the panel's security-event enum should list them too).
-REFRESH_REUSE_EVENT = "refresh_token_reuse"  # replay that revoked the family
-REFRESH_REPLAY_EVENT = "refresh_token_replay"  # the same client inside the grace: 409, family kept
+REFRESH_REUSE_EVENT = AuditAction.REFRESH_TOKEN_REUSE  # replay that revoked the family
+REFRESH_REPLAY_EVENT = AuditAction.REFRESH_TOKEN_REPLAY  # the same client inside the grace: 409, family kept
 
 
 @dataclass(frozen=True)

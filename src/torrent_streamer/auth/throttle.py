@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from torrent_streamer.auth import repository
 from torrent_streamer.auth.context import AuthContext, RequestMeta
 from torrent_streamer.auth.errors import AccountLocked
-from torrent_streamer.core.audit import record_event
+from torrent_streamer.core.audit import AuditAction, record_event
 from torrent_streamer.core.clientaddr import client_key
 from torrent_streamer.core.deps import enforce_limit
 from torrent_streamer.users.models import User
@@ -35,9 +35,9 @@ SLOWDOWN_THRESHOLD = 5  # failures of one account (all addresses) before sign-in
 SLOWDOWN_BASE_SECONDS = 0.25  # doubles with each further failure, up to the setting's cap
 
 # Audit actions recorded here (the panel's security-event enum should list them too).
-LOGIN_FAILED = "login_failed"
-LOGIN_LOCKED = "login_locked"
-LOGIN_SLOWED = "login_slowed"
+LOGIN_FAILED = AuditAction.LOGIN_FAILED
+LOGIN_LOCKED = AuditAction.LOGIN_LOCKED
+LOGIN_SLOWED = AuditAction.LOGIN_SLOWED
 
 
 def _hmac(ctx: AuthContext, label: str) -> str:

@@ -28,6 +28,7 @@ class AuditAction(StrEnum):
     LOGIN = "login"
     LOGIN_FAILED = "login_failed"
     LOGIN_LOCKED = "login_locked"
+    LOGIN_SLOWED = "login_slowed"
     LOGIN_MFA_CHALLENGE = "login_mfa_challenge"
     LOGOUT = "logout"
     LOGOUT_ALL = "logout_all"
@@ -35,7 +36,9 @@ class AuditAction(StrEnum):
     SESSIONS_REVOKE_ALL = "sessions_revoke_all"
     PASSWORD_CHANGE = "password_change"  # noqa: S105  # nosec B105  # an event name, not a password
     EMAIL_CHANGE = "email_change"
+    EMAIL_CHANGE_REFUSED = "email_change_refused"
     REFRESH_TOKEN_REUSE = "refresh_token_reuse"  # noqa: S105  # nosec B105  # an event name, not a token
+    REFRESH_TOKEN_REPLAY = "refresh_token_replay"  # noqa: S105  # nosec B105  # an event name, not a token
     MFA_SETUP = "mfa_setup"
     MFA_ENABLED = "mfa_enabled"
     MFA_ENABLE_FAILED = "mfa_enable_failed"
@@ -45,6 +48,7 @@ class AuditAction(StrEnum):
     REAUTH_FAILED = "reauth_failed"
     ACCOUNT_EXPORT = "account_export"
     ACCOUNT_DELETED = "account_deleted"
+    PRUNE = "prune"
     ADMIN_CREATED = "admin_created"
     SIGNING_KEY_ROTATE = "signing_key_rotate"
     SIGNING_KEY_RETIRE = "signing_key_retire"

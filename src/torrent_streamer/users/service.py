@@ -28,7 +28,7 @@ from torrent_streamer.users.schemas import (
     WatchPositionExport,
 )
 
-EMAIL_CHANGE_REFUSED = "email_change_refused"  # audit action (the panel's security-event enum should list it)
+EMAIL_CHANGE_REFUSED = AuditAction.EMAIL_CHANGE_REFUSED
 
 
 def public(user: User) -> UserPublic:
