@@ -31,7 +31,9 @@ async function refreshSession() {
         if (response.status !== 409) break;
         await wait(400);
       }
+      // A failed refresh signs out for real: logout ends the family on the server and clears the cookie.
       session.access = null;
+      try { await fetch(`${WEB_AUTH}/logout`, { method: "POST", headers: { "X-TS-CSRF": "1" }, credentials: "same-origin" }); } catch { /* signed out locally anyway */ }
       return false;
     })().finally(() => { refreshing = null; });
   }
