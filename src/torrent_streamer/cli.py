@@ -22,6 +22,7 @@ from torrent_streamer import __version__
 from torrent_streamer.core import migrate as migrations
 from torrent_streamer.core.cli_support import load_settings_or_exit, refuse
 from torrent_streamer.core.config import ConfigurationError, Settings
+from torrent_streamer.core.crypto import SecretBox
 from torrent_streamer.core.dbcli import db_app
 from torrent_streamer.core.logging import configure_logging
 from torrent_streamer.core.metrics import Metrics
@@ -188,6 +189,10 @@ async def preflight(settings: Settings) -> str | None:
     problem = await database_problem(settings.effective_database_url)
     if problem is not None:
         return problem
+    try:
+        SecretBox(settings.encryption_keys.get_secret_value() if settings.encryption_keys else "")
+    except ValueError as exc:
+        return f"TS_ENCRYPTION_KEYS is not usable ({exc}): entries look like kid:base64-32-byte-key, newest first"
     async with cli_services(settings) as services:
         try:
             return await stored_secrets_problem(services.sessionmaker, services.secret_box)

@@ -87,6 +87,14 @@ async def test_serve_refuses_an_unmigrated_database_naming_the_fix(tmp_path: Pat
     assert "\n" not in problem
 
 
+async def test_serve_refuses_a_malformed_key_ring_in_one_line(settings: Settings) -> None:
+    malformed = settings.model_copy(update={"encryption_keys": SecretStr("k1:not-32-bytes")})
+    problem = await preflight(malformed)
+    assert problem is not None
+    assert problem.startswith("TS_ENCRYPTION_KEYS is not usable")
+    assert "\n" not in problem
+
+
 async def test_serve_refuses_a_key_ring_that_cannot_decrypt_stored_secrets(
     client: httpx.AsyncClient, settings: Settings, tmp_path: Path
 ) -> None:
