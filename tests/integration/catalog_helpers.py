@@ -58,3 +58,15 @@ async def add_entries(session: AsyncSession, *entries: CatalogEntry) -> list[Cat
     session.add_all(entries)
     await session.commit()
     return list(entries)
+
+
+def cli_environment(monkeypatch: Any, url: str, data_dir: Any) -> None:
+    """Settings for ``torrent-streamer catalog …`` run in-process against the per-run database."""
+    from torrent_streamer.cli import app, register_domain_commands
+
+    monkeypatch.setenv("TS_DATABASE_URL", url)
+    monkeypatch.setenv("TS_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("TS_SECRET_KEY", support.TEST_SECRET_KEY)
+    monkeypatch.setenv("TS_ENCRYPTION_KEYS", support.TEST_ENCRYPTION_KEYS)
+    if not any(group.name == "catalog" for group in app.registered_groups):
+        register_domain_commands()

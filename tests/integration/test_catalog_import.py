@@ -13,10 +13,10 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from tests import support
-from tests.integration.catalog_helpers import db_session
+from tests.integration.catalog_helpers import cli_environment, db_session
 from torrent_streamer.catalog.importer import import_file
 from torrent_streamer.catalog.models import CatalogEntry, EntryStatus
-from torrent_streamer.cli import app, register_domain_commands
+from torrent_streamer.cli import app
 from torrent_streamer.core.clock import FrozenClock
 from torrent_streamer.core.db import create_sessionmaker
 
@@ -119,12 +119,7 @@ def test_the_cli_command_imports_and_prints_a_report(
 ) -> None:
     dump = tmp_path / "dump.csv"
     write_csv(dump, seed=2)
-    monkeypatch.setenv("TS_DATABASE_URL", clean_db)
-    monkeypatch.setenv("TS_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("TS_SECRET_KEY", support.TEST_SECRET_KEY)
-    monkeypatch.setenv("TS_ENCRYPTION_KEYS", support.TEST_ENCRYPTION_KEYS)
-    if not any(group.name == "catalog" for group in app.registered_groups):
-        register_domain_commands()
+    cli_environment(monkeypatch, clean_db, tmp_path / "data")
     result = CliRunner().invoke(app, ["catalog", "import", str(dump), "--no-progress", "--batch-size", "1000"])
     assert result.exit_code == 0, result.output
     assert f"imported {GOOD_ROWS} rows" in result.output

@@ -16,14 +16,14 @@ from typer.testing import CliRunner
 
 from tests import support
 from tests.auth_helpers import register_and_login
-from tests.integration.catalog_helpers import CURSOR_KEY, EPOCH, add_entries, db_session, entry
+from tests.integration.catalog_helpers import CURSOR_KEY, EPOCH, add_entries, cli_environment, db_session, entry
 from torrent_streamer.catalog import work_service
 from torrent_streamer.catalog.errors import InvalidCursor
 from torrent_streamer.catalog.importer import import_file
 from torrent_streamer.catalog.models import CatalogWork, EntryStatus
 from torrent_streamer.catalog.playable import CHROMIUM, ClientProfile
 from torrent_streamer.catalog.schemas import ReleaseListParams, ReleasePage, WorkPage, WorkSearchParams
-from torrent_streamer.cli import app, register_domain_commands
+from torrent_streamer.cli import app
 from torrent_streamer.core.db import create_sessionmaker
 
 RELEASES = [
@@ -204,12 +204,7 @@ def test_the_backfill_command_parses_old_rows(clean_db: str, tmp_path: Path, mon
             )
 
     support.run(seed())
-    monkeypatch.setenv("TS_DATABASE_URL", clean_db)
-    monkeypatch.setenv("TS_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("TS_SECRET_KEY", support.TEST_SECRET_KEY)
-    monkeypatch.setenv("TS_ENCRYPTION_KEYS", support.TEST_ENCRYPTION_KEYS)
-    if not any(group.name == "catalog" for group in app.registered_groups):
-        register_domain_commands()
+    cli_environment(monkeypatch, clean_db, tmp_path / "data")
     result = CliRunner().invoke(app, ["catalog", "backfill", "--batch-size", "1"])
     assert result.exit_code == 0, result.output
     assert "parsed 2 entries" in result.output

@@ -97,20 +97,21 @@ def _sqlite_words(flt: SearchFilter) -> Clause:
     return match, sa.cast(score, sa.Double)
 
 
-def _sqlite_typos(flt: SearchFilter) -> Clause:
-    """Typo fallback: FTS5 trigram candidates (bounded), kept when their word similarity is high."""
-    rowid: sa.ColumnElement[int] = sa.literal_column("catalog_entries.rowid", type_=sa.Integer)
-    similarity = sa.func.ts_word_similarity(" ".join(flt.words), CatalogEntry.title, type_=sa.Double)
-    pieces = text_query.fts5_trigram_pieces(flt.words)
+def sqlite_trigram_typos(table: str, fts_table: str, title: sa.ColumnElement[str], words: list[str]) -> Clause:
+    """Typo fallback on SQLite: FTS5 trigram candidates of ``table`` (bounded), kept when their word
+    similarity to ``title`` is high. Shared by entry search and work search."""
+    rowid: sa.ColumnElement[int] = sa.literal_column(f"{table}.rowid", type_=sa.Integer)
+    similarity = sa.func.ts_word_similarity(" ".join(words), title, type_=sa.Double)
+    pieces = text_query.fts5_trigram_pieces(words)
     if not pieces:
         return sa.false(), similarity
-    grams = sa.table("catalog_fts_trigram", sa.column("rowid"))
-    candidates = (
-        sa.select(grams.c.rowid)
-        .where(sa.literal_column("catalog_fts_trigram").op("MATCH")(pieces))
-        .limit(TYPO_CANDIDATES)
-    )
+    grams = sa.table(fts_table, sa.column("rowid"))
+    candidates = sa.select(grams.c.rowid).where(sa.literal_column(fts_table).op("MATCH")(pieces)).limit(TYPO_CANDIDATES)
     return sa.and_(rowid.in_(candidates), similarity >= TYPO_THRESHOLD), similarity
+
+
+def _sqlite_typos(flt: SearchFilter) -> Clause:
+    return sqlite_trigram_typos("catalog_entries", "catalog_fts_trigram", CatalogEntry.title.expression, flt.words)
 
 
 async def _choose_mode(session: AsyncSession, flt: SearchFilter, words_match: sa.ColumnElement[bool]) -> str:

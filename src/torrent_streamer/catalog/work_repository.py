@@ -20,7 +20,12 @@ from torrent_streamer.catalog import query as text_query
 from torrent_streamer.catalog.health import DEAD_WEIGHT, MAX_HEALTH
 from torrent_streamer.catalog.models import CatalogEntry, CatalogWork, EntryStatus
 from torrent_streamer.catalog.parsing import ParsedRelease
-from torrent_streamer.catalog.repository import BROAD_MATCHES, TYPO_CANDIDATES, TYPO_THRESHOLD, dialect_of
+from torrent_streamer.catalog.repository import (
+    BROAD_MATCHES,
+    TYPO_CANDIDATES,
+    dialect_of,
+    sqlite_trigram_typos,
+)
 
 RESOLUTION_RANK = {"4320p": 4320, "2160p": 2160, "1440p": 1440, "1080p": 1080, "720p": 720, "576p": 576, "480p": 480}
 
@@ -153,18 +158,7 @@ def _sqlite_words(words: list[str]) -> tuple[sa.ColumnElement[bool], sa.ColumnEl
 
 
 def _sqlite_typos(words: list[str]) -> tuple[sa.ColumnElement[bool], sa.ColumnElement[float]]:
-    rowid: sa.ColumnElement[int] = sa.literal_column("catalog_works.rowid", type_=sa.Integer)
-    similarity = sa.func.ts_word_similarity(" ".join(words), CatalogWork.title_key, type_=sa.Double)
-    pieces = text_query.fts5_trigram_pieces(words)
-    if not pieces:
-        return sa.false(), similarity
-    grams = sa.table("catalog_fts_works_trigram", sa.column("rowid"))
-    candidates = (
-        sa.select(grams.c.rowid)
-        .where(sa.literal_column("catalog_fts_works_trigram").op("MATCH")(pieces))
-        .limit(TYPO_CANDIDATES)
-    )
-    return sa.and_(rowid.in_(candidates), similarity >= TYPO_THRESHOLD), similarity
+    return sqlite_trigram_typos("catalog_works", "catalog_fts_works_trigram", CatalogWork.title_key.expression, words)
 
 
 def _release_conditions(entry: Any, flt: WorkFilter | ReleaseFilter) -> list[sa.ColumnElement[bool]]:
