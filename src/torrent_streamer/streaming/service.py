@@ -69,8 +69,8 @@ async def issue(
     entry_id: uuid.UUID,
     file_index: int,
     now: datetime,
-) -> tuple[str, datetime]:
-    """A token for one file of one of the caller's torrents, valid ``TS_STREAM_TOKEN_TTL_SECONDS``."""
+) -> tuple[str, str, datetime]:
+    """(info-hash, token, expiry) for one file of the caller's torrents, valid ``TS_STREAM_TOKEN_TTL_SECONDS``."""
     _, torrent = await service.get_owned(session, user_id, entry_id)
     if await repository.is_blocked(session, [torrent.info_hash]):
         raise TorrentBlocked("This torrent has been taken down.")
@@ -78,14 +78,15 @@ async def issue(
     status = await ready_status(engine, status, services.settings.engine_metadata_timeout)
     find_file(status, file_index)
     expires_at = (now + timedelta(seconds=services.settings.stream_token_ttl_seconds)).replace(microsecond=0)
-    claims = StreamClaims(user_id, session_id, entry_id, file_index, expires_at)
-    return signer_for(services).issue(claims), expires_at
+    claims = StreamClaims(user_id, session_id, entry_id, file_index, expires_at, torrent.info_hash)
+    return torrent.info_hash, signer_for(services).issue(claims), expires_at
 
 
-async def authorize(services: Services, engine: Engine, token: str) -> StreamTarget:
-    """Check a stream token end to end: signature, expiry, live session, ownership, takedown list."""
+async def authorize(services: Services, engine: Engine, token: str, info_hash: str) -> StreamTarget:
+    """Check a stream token end to end: signature (over the URL's info-hash), expiry, live session,
+    ownership, takedown list."""
     now = services.clock.now()
-    claims = signer_for(services).verify(token, now)
+    claims = signer_for(services).verify(token, now, info_hash)
     async with services.sessionmaker() as session:
         if not await session_is_active(session, claims.session_id, now):
             raise StreamSessionRevoked("The session that issued this stream link has ended.")
@@ -93,6 +94,8 @@ async def authorize(services: Services, engine: Engine, token: str) -> StreamTar
         if found is None:
             raise StreamForbidden("This stream link no longer matches a torrent in your library.")
         _, torrent = found
+        if torrent.info_hash != claims.info_hash:  # unreachable while the MAC holds; cheap to state
+            raise StreamForbidden("This stream link no longer matches a torrent in your library.")
         if await repository.is_blocked(session, [torrent.info_hash]):
             raise TorrentBlocked("This torrent has been taken down.")
         if torrent.last_watched_at is None or now - torrent.last_watched_at > LAST_WATCHED_RESOLUTION:
