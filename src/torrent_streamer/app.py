@@ -81,7 +81,7 @@ def create_app(
     for warning in settings.production_warnings() if settings.is_production else []:
         log.warning("insecure_setting", warning=warning)
     settings = ensure_dev_secrets(settings)
-    metrics = Metrics()
+    metrics = Metrics(settings.node_name)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
@@ -94,7 +94,7 @@ def create_app(
                 stack.push_async_callback(services.redis.aclose)
             for hook in [*lifespan_hooks(), *(extra_hooks or [])]:
                 await stack.enter_async_context(hook(services))
-            log.info("started", version=__version__, env=settings.env.value, node=settings.node_id)
+            log.info("started", version=__version__, env=settings.env.value, node=settings.node_name)
             yield {}
         log.info("stopped")
 
