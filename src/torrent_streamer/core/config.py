@@ -207,7 +207,9 @@ class Settings(BaseSettings):
                 f"nor a trusted proxy ({ENV_PREFIX}TRUSTED_PROXIES) is configured"
             )
         if self.cluster_enabled and self.redis_url is None:
-            problems.append(f"{ENV_PREFIX}CLUSTER_ENABLED needs {ENV_PREFIX}REDIS_URL (leases and status are shared there)")
+            problems.append(
+                f"{ENV_PREFIX}CLUSTER_ENABLED needs {ENV_PREFIX}REDIS_URL (leases and status are shared there)"
+            )
         if self.engine == "memory":
             problems.append(f"{ENV_PREFIX}ENGINE=memory is for tests only")
         return problems

@@ -139,7 +139,7 @@ async def torrent_subtitles(
 ) -> Response:
     """An SRT or VTT file of the torrent as WebVTT (encoding detected, converted, validated)."""
     _, torrent = await torrents_service.get_owned(session, principal.user_id, torrent_id)
-    status = await torrents_service.ensure_in_engine(engine, torrent)
+    status = await torrents_service.ensure_in_engine(session, engine, torrent)
     file = service.find_file(status, index)
     if not is_subtitle(file.name):
         raise SubtitleUnavailable("This file is not an SRT or VTT subtitle.")

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from torrent_streamer.auth.service import session_is_active
+from torrent_streamer.cluster.node import cluster_of
 from torrent_streamer.core.errors import NotFound, Unauthorized
 from torrent_streamer.core.state import Services
 from torrent_streamer.engine import Engine, EngineError, FileInfo, TorrentStatus
@@ -74,7 +75,7 @@ async def issue(
     _, torrent = await service.get_owned(session, user_id, entry_id)
     if await repository.is_blocked(session, [torrent.info_hash]):
         raise TorrentBlocked("This torrent has been taken down.")
-    status = await service.ensure_in_engine(engine, torrent)
+    status = await service.ensure_in_engine(session, engine, torrent)
     status = await ready_status(engine, status, services.settings.engine_metadata_timeout)
     find_file(status, file_index)
     expires_at = (now + timedelta(seconds=services.settings.stream_token_ttl_seconds)).replace(microsecond=0)
@@ -101,7 +102,10 @@ async def authorize(services: Services, engine: Engine, token: str, info_hash: s
         if torrent.last_watched_at is None or now - torrent.last_watched_at > LAST_WATCHED_RESOLUTION:
             await repository.touch_torrent(session, torrent, now)  # for eviction order; not on every Range
             await session.commit()
-    status = await service.ensure_in_engine(engine, torrent)
+        status = await service.ensure_in_engine(session, engine, torrent)
+    cluster = cluster_of(services)
+    if cluster is not None:
+        await cluster.claim(torrent.info_hash)  # this node serves it: the others release it
     status = await ready_status(engine, status, services.settings.engine_metadata_timeout)
     engine.touch(torrent.info_hash)
     return StreamTarget(torrent.info_hash, find_file(status, claims.file_index), claims.entry_id)

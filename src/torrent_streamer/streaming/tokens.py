@@ -98,5 +98,10 @@ class StreamTokenSigner:
         if now >= expires_at:
             raise StreamTokenExpired("The stream link has expired; ask for a new one.")
         return StreamClaims(
-            uuid.UUID(bytes=user), uuid.UUID(bytes=session), uuid.UUID(bytes=entry), index, expires_at, info_hash.lower()
+            uuid.UUID(bytes=user),
+            uuid.UUID(bytes=session),
+            uuid.UUID(bytes=entry),
+            index,
+            expires_at,
+            info_hash.lower(),
         )

@@ -16,10 +16,11 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
+from torrent_streamer.cluster.node import cluster_of
 from torrent_streamer.core.audit import record_event
 from torrent_streamer.core.deps import ClockDep, ServicesDep, SessionDep, client_ip, enforce_limit, ip_rate_limit
 from torrent_streamer.core.errors import PayloadTooLarge, Unprocessable, UnsupportedMediaType, problem_responses
-from torrent_streamer.engine import Magnet
+from torrent_streamer.engine import Magnet, TorrentStatus
 from torrent_streamer.torrents import presenters, repository, service
 from torrent_streamer.torrents.dependencies import TorrentAdmin, TorrentUser
 from torrent_streamer.torrents.runtime import EngineDep
@@ -126,11 +127,15 @@ async def add_torrent(
         if added.engine_added:
             await service.drop_from_engine(engine, added.torrent.info_hash)
         raise
-    status_ = service.engine_status(engine, added.torrent.info_hash)
+    status_ = (await _live(services, engine, [added.torrent.info_hash])).get(added.torrent.info_hash)
     body = presenters.torrent_detail(added.entry, added.torrent, status_, _subtitle_url(request, added.entry.id))
     if not added.created:
         return JSONResponse(body.model_dump(mode="json"), status_code=200)  # type: ignore[return-value]
     return body
+
+
+async def _live(services: ServicesDep, engine: EngineDep, info_hashes: list[str]) -> dict[str, TorrentStatus]:
+    return await service.live_statuses(cluster_of(services), engine, info_hashes)
 
 
 def _subtitle_url(request: Request, entry_id: uuid.UUID) -> Callable[[int], str]:
@@ -141,20 +146,28 @@ def _subtitle_url(request: Request, entry_id: uuid.UUID) -> Callable[[int], str]
 
 
 @router.get("/torrents", responses=problem_responses(401, 403, 422))
-async def list_torrents(principal: TorrentUser, session: SessionDep, engine: EngineDep) -> TorrentList:
+async def list_torrents(
+    principal: TorrentUser, session: SessionDep, services: ServicesDep, engine: EngineDep
+) -> TorrentList:
     """Your library with live state, progress, peers and rates."""
     rows = await repository.list_entries(session, principal.user_id, LIST_LIMIT)
-    items = [presenters.torrent_public(e, t, service.engine_status(engine, t.info_hash)) for e, t in rows]
+    live = await _live(services, engine, [t.info_hash for _, t in rows])
+    items = [presenters.torrent_public(e, t, live.get(t.info_hash)) for e, t in rows]
     return TorrentList(items=items)
 
 
 @router.get("/torrents/{torrent_id}", responses=problem_responses(401, 403, 404, 422))
 async def get_torrent(
-    torrent_id: uuid.UUID, request: Request, principal: TorrentUser, session: SessionDep, engine: EngineDep
+    torrent_id: uuid.UUID,
+    request: Request,
+    principal: TorrentUser,
+    session: SessionDep,
+    services: ServicesDep,
+    engine: EngineDep,
 ) -> TorrentDetail:
     """One torrent: files (index, name, size, MIME, streamable, subtitle link), readers, start estimate."""
     entry, torrent = await service.get_owned(session, principal.user_id, torrent_id)
-    status_ = service.engine_status(engine, torrent.info_hash)
+    status_ = (await _live(services, engine, [torrent.info_hash])).get(torrent.info_hash)
     await service.refresh_metadata(session, torrent, status_)
     await session.commit()
     return presenters.torrent_detail(entry, torrent, status_, _subtitle_url(request, entry.id))
@@ -194,7 +207,7 @@ async def delete_torrent(
     responses={200: {"content": {"text/event-stream": {}}}, **problem_responses(401, 403, 404, 422)},
 )
 async def torrent_events(
-    torrent_id: uuid.UUID, principal: TorrentUser, session: SessionDep, engine: EngineDep
+    torrent_id: uuid.UUID, principal: TorrentUser, session: SessionDep, services: ServicesDep, engine: EngineDep
 ) -> StreamingResponse:
     """Server-Sent Events (``event: status`` each second): progress, buffer ahead, peers, rates."""
     _, torrent = await service.get_owned(session, principal.user_id, torrent_id)
@@ -204,7 +217,7 @@ async def torrent_events(
     async def events() -> AsyncIterator[str]:
         yield "retry: 2000\n\n"
         for _ in range(EVENTS_MAX):
-            event = presenters.stream_event(service.engine_status(engine, info_hash))
+            event = presenters.stream_event((await _live(services, engine, [info_hash])).get(info_hash))
             yield f"event: status\ndata: {json.dumps(event.model_dump(mode='json'), separators=(',', ':'))}\n\n"
             await asyncio.sleep(EVENTS_INTERVAL_SECONDS)
 
