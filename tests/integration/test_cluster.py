@@ -21,7 +21,7 @@ from tests import support
 from tests.integration import torrents_support as ts
 from torrent_streamer.app import create_app
 from torrent_streamer.cluster import repository
-from torrent_streamer.cluster.node import RELEASE_AFTER_TICKS, ClusterNode, cluster_of
+from torrent_streamer.cluster.node import ORPHAN_AFTER_TICKS, RELEASE_AFTER_TICKS, ClusterNode, cluster_of
 from torrent_streamer.core.config import Settings
 from torrent_streamer.engine import MemoryEngine
 
@@ -104,6 +104,27 @@ async def test_any_node_serves_any_stream_and_one_holds_it(nodes: tuple[Node, No
     assert [f["index"] for f in body["files"]] == [0, 1, 2]
     listed = await a.client.get("/api/v1/torrents", headers=user.headers)
     assert listed.json()["items"][0]["state"] == "seeding"
+
+
+async def test_a_torrent_removed_through_another_node_leaves_its_holder(nodes: tuple[Node, Node]) -> None:
+    a, b = nodes
+    media = ts.seed_media(a.engine, seed=7)
+    ts.seed_media(b.engine, seed=7)
+    user = await ts.login(a.client)
+    added = await a.client.post(
+        "/api/v1/torrents", headers=user.headers, files={"torrent": ("m.torrent", media.torrent)}
+    )
+    torrent_id, info_hash = added.json()["id"], added.json()["info_hash"]
+    url = (await a.client.post(f"/api/v1/torrents/{torrent_id}/files/0/stream", headers=user.headers)).json()["url"]
+    assert (await b.client.get(urlsplit(url).path, headers={"Range": "bytes=0-9"})).status_code == 206
+    await ticks(a, b, count=RELEASE_AFTER_TICKS + 1)
+    assert b.holds(info_hash)
+    assert not a.holds(info_hash)
+    assert (await a.client.delete(f"/api/v1/torrents/{torrent_id}", headers=user.headers)).status_code == 204
+    await ticks(b, count=ORPHAN_AFTER_TICKS - RELEASE_AFTER_TICKS - 1)
+    assert b.holds(info_hash)  # not yet: a just-added torrent's row may not be committed
+    await ticks(b, count=2)
+    assert not b.holds(info_hash)
 
 
 async def test_metadata_of_a_magnet_is_stored_once_known(nodes: tuple[Node, Node]) -> None:

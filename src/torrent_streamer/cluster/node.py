@@ -32,6 +32,7 @@ log = structlog.get_logger("torrent_streamer.cluster")
 
 CLUSTER_KEY = "cluster"
 RELEASE_AFTER_TICKS = 2  # a torrent is seen this many ticks before it may be released
+ORPHAN_AFTER_TICKS = 10  # ... and before it counts as orphaned (its add may not have committed yet)
 
 # Renew the lease only when it is still ours; 1 renewed, 0 someone else's or lapsed.
 _RENEW = """
@@ -102,9 +103,25 @@ class ClusterNode:
     # -- the tick -----------------------------------------------------------------------
     async def tick(self) -> None:
         held = self._engine.list_status()
+        current = {s.info_hash for s in held}
+        self._seen = {h: self._seen.get(h, 0) + 1 for h in current}
+        self._stored &= current
         await self._store_metadata(held)
         if self._redis is not None and self._renew is not None and held:
+            held = await self._drop_orphans(held)
             await self._share(self._redis, self._renew, held)
+
+    async def _drop_orphans(self, held: list[TorrentStatus]) -> list[TorrentStatus]:
+        """Drop torrents no library holds any more: removed or taken down through another node."""
+        async with self._services.sessionmaker() as session:
+            known = await repository.existing_torrents(session, [s.info_hash for s in held])
+        kept: list[TorrentStatus] = []
+        for s in held:
+            if s.info_hash not in known and not s.readers and self._seen.get(s.info_hash, 0) > ORPHAN_AFTER_TICKS:
+                await self._release(s.info_hash, None)
+            else:
+                kept.append(s)
+        return kept
 
     async def _store_metadata(self, held: list[TorrentStatus]) -> None:
         todo = [s.info_hash for s in held if s.has_metadata and s.info_hash not in self._stored]
@@ -136,8 +153,6 @@ class ClusterNode:
                 for s in mine.values():
                     pipe.set(self._status_key(s.info_hash), encode(s), px=self._lease_ms)
                 await pipe.execute()
-        current = {s.info_hash for s in held}
-        self._seen = {h: self._seen.get(h, 0) + 1 for h in current}
         for s in held:
             if s.info_hash not in mine and self._releasable(s):
                 await self._release(s.info_hash, holders[s.info_hash])

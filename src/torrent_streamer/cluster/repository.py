@@ -44,3 +44,11 @@ async def store_metainfo(session: AsyncSession, *, info_hash: str, metainfo: byt
             .values(metainfo=metainfo, updated_at=now)
         )
     return True
+
+
+async def existing_torrents(session: AsyncSession, info_hashes: list[str]) -> set[str]:
+    """Those of ``info_hashes`` that still have a torrent row (some library holds them)."""
+    if not info_hashes:
+        return set()
+    rows = await session.execute(select(_TORRENTS.c.info_hash).where(_TORRENTS.c.info_hash.in_(info_hashes)))
+    return {str(row[0]) for row in rows}
