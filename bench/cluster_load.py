@@ -93,6 +93,21 @@ async def reader(url: str, content: bytes, end: float, seed: int, result: Result
             result.mismatches += body != content[start : start + length]
 
 
+async def wait_balanced(base: str, count: int, timeout: float = 120) -> None:
+    """Until the balancer answers and every node has passed its health checks (rise 2)."""
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(base_url=base, timeout=5) as client:
+        while time.monotonic() < deadline:
+            try:
+                names = {(await client.get("/readyz")).json().get("node") for _ in range(2 * count)}
+                if len(names) == count:
+                    return
+            except (httpx.HTTPError, ValueError):
+                pass
+            await asyncio.sleep(0.5)
+    raise RuntimeError("the balancer did not bring every node up")
+
+
 def start_haproxy(config: Path, log_path: Path) -> subprocess.Popen[bytes]:
     with log_path.open("wb") as log:
         return subprocess.Popen(["haproxy", "-db", "-f", str(config)], stdout=log, stderr=log)
@@ -121,7 +136,7 @@ async def run_nodes(count: int, args: argparse.Namespace, work: Path, media: lis
         (work / f"haproxy-{count}.cfg").write_text(config)
         balancer = start_haproxy(work / f"haproxy-{count}.cfg", work / f"haproxy-{count}.log")
         base = f"http://127.0.0.1:{listen}"
-        await asyncio.sleep(3)  # health checks: rise 2 at 1 s
+        await wait_balanced(base, count)
         async with httpx.AsyncClient(base_url=base, timeout=60) as client:
             urls = []
             for i, m in enumerate(media):
