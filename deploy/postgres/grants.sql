@@ -13,6 +13,7 @@
 -- panel_sessions: SELECT, INSERT, DELETE, UPDATE (token_hash, enrolling, last_seen_at) - admin panel sessions: created at sign-in, touched per request (last_seen_at), the cookie rotated when MFA enrolment completes (token_hash, enrolling); owner, family and the absolute expiry never change; deleted at sign-out or expiry
 -- refresh_tokens: SELECT, INSERT, DELETE, UPDATE (used_at, used_by) - refresh tokens (SHA-256 only): each rotation inserts one and marks the old one used, by which client (reuse detection needs the used rows of live families); the hash is never rewritten; retention (`prune`) deletes the tokens of revoked or expired families
 -- signing_keys: SELECT, INSERT, UPDATE (retired_at) - JWT key ring: the first key at start-up and `keys rotate` insert, `keys retire` sets retired_at; key material is never rewritten and keys are never deleted (old tokens must stay verifiable until retired)
+-- torrent_sources: SELECT, INSERT, UPDATE (metainfo, updated_at) - cluster: how any node re-adds a torrent (magnet at add, .torrent once metadata is known); rows go by ON DELETE CASCADE with their torrent, so no DELETE
 -- torrents: SELECT, INSERT, DELETE, UPDATE (name, total_size, last_watched_at) - one row per info-hash: added on first add, name/size filled in when metadata arrives, last-watched touched; deleted when nobody holds it (evicted). info_hash and node never change
 -- used_token_ids: SELECT, INSERT, DELETE - spent single-use token ids: insert refuses a second use, expired ids are purged (DELETE), so the table stays bounded
 -- users: SELECT, INSERT, UPDATE, DELETE - registration inserts; profile, password, role, disable and MFA changes update; account deletion (SR-4.5) deletes the row, its sessions and codes follow by ON DELETE CASCADE
@@ -52,6 +53,9 @@ GRANT UPDATE ("used_at", "used_by") ON TABLE public."refresh_tokens" TO :"app_ro
 REVOKE ALL ON TABLE public."signing_keys" FROM PUBLIC, :"app_role";
 GRANT SELECT, INSERT ON TABLE public."signing_keys" TO :"app_role";
 GRANT UPDATE ("retired_at") ON TABLE public."signing_keys" TO :"app_role";
+REVOKE ALL ON TABLE public."torrent_sources" FROM PUBLIC, :"app_role";
+GRANT SELECT, INSERT ON TABLE public."torrent_sources" TO :"app_role";
+GRANT UPDATE ("metainfo", "updated_at") ON TABLE public."torrent_sources" TO :"app_role";
 REVOKE ALL ON TABLE public."torrents" FROM PUBLIC, :"app_role";
 GRANT SELECT, INSERT, DELETE ON TABLE public."torrents" TO :"app_role";
 GRANT UPDATE ("name", "total_size", "last_watched_at") ON TABLE public."torrents" TO :"app_role";

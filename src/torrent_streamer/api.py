@@ -62,8 +62,9 @@ def lifespan_hooks() -> list[Callable[[Services], AbstractAsyncContextManager[No
     """Start-up/shut-down of domain singletons, in order (each an async context manager)."""
     from torrent_streamer.auth.context import auth_lifespan
     from torrent_streamer.catalog.dependencies import catalog_lifespan
+    from torrent_streamer.cluster.node import cluster_lifespan
     from torrent_streamer.streaming.fastpath import stream_lifespan
     from torrent_streamer.torrents.runtime import engine_lifespan
     from torrent_streamer.web.dependencies import web_lifespan
 
-    return [auth_lifespan, engine_lifespan, catalog_lifespan, web_lifespan, stream_lifespan]
+    return [auth_lifespan, engine_lifespan, cluster_lifespan, catalog_lifespan, web_lifespan, stream_lifespan]

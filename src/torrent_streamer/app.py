@@ -79,7 +79,7 @@ def create_app(
     settings = settings or Settings()
     check_production(settings)
     settings = ensure_dev_secrets(settings)
-    metrics = Metrics()
+    metrics = Metrics(settings.node_name)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
@@ -92,7 +92,7 @@ def create_app(
                 stack.push_async_callback(services.redis.aclose)
             for hook in [*lifespan_hooks(), *(extra_hooks or [])]:
                 await stack.enter_async_context(hook(services))
-            log.info("started", version=__version__, env=settings.env.value, node=settings.node_id)
+            log.info("started", version=__version__, env=settings.env.value, node=settings.node_name)
             yield {}
         log.info("stopped")
 

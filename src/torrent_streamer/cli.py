@@ -130,7 +130,7 @@ def serve(
         overrides = {"tls_cert_file": tls_cert, "tls_key_file": tls_key}
     base = load_settings_or_exit()
     settings = base.model_copy(update=overrides) if overrides else base
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, node=settings.node_name)
     tune_allocator()
     if settings.uses_embedded_database:
         settings.data_dir.mkdir(parents=True, exist_ok=True)

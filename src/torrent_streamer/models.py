@@ -9,6 +9,7 @@ from torrent_streamer.auth.models import (
     UsedTokenId,
 )
 from torrent_streamer.catalog.models import CatalogEntry, CatalogReport, Indexer
+from torrent_streamer.cluster.models import TorrentSource
 from torrent_streamer.core.audit import AuditEvent
 from torrent_streamer.core.db import Base
 from torrent_streamer.torrents.models import BlockedInfoHash, LibraryEntry, Torrent, WatchHistory
@@ -30,6 +31,7 @@ __all__ = [
     "RefreshToken",
     "SigningKey",
     "Torrent",
+    "TorrentSource",
     "UsedTokenId",
     "User",
     "WatchHistory",

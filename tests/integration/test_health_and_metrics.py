@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 
 import httpx
+import pytest
+from pydantic import ValidationError
 
 from tests import support
 from torrent_streamer.app import create_app
@@ -58,3 +61,20 @@ async def test_metrics_without_token_only_for_loopback_in_development(settings: 
         assert (await remote.get("/metrics")).status_code == 404
     async with support.client_for(create_app(settings)) as local:
         assert (await local.get("/metrics")).status_code == 200
+
+
+async def test_node_name_in_readyz_and_metrics(settings_factory: Callable[..., Settings]) -> None:
+    """TS_NODE_NAME identifies the node to the balancer (/readyz) and to Prometheus (ts_node_info)."""
+    app = create_app(settings_factory(node_name="node-b.example"))
+    async with support.client_for(app) as client:
+        ready = await client.get("/readyz")
+        metrics = await client.get("/metrics")
+    assert ready.json()["node"] == "node-b.example"
+    assert 'ts_node_info{node="node-b.example"} 1.0' in metrics.text
+
+
+def test_node_name_defaults_to_the_host_name_and_is_validated() -> None:
+    assert Settings().node_name == socket.gethostname()
+    for bad in ("", "a b", "x" * 65, "n/1"):
+        with pytest.raises(ValidationError):
+            Settings(node_name=bad)

@@ -103,7 +103,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/admin/blocked"): "admin_torrents",
     ("DELETE", "/api/v1/admin/blocked/{blocked_id}"): "admin_torrents",
     ("POST", "/api/v1/torrents/{torrent_id}/files/{index}/stream"): "torrents_use",
-    ("GET", "/api/v1/stream/{token}"): PUBLIC,
+    ("GET", "/api/v1/stream/{info_hash}/{token}"): PUBLIC,
     ("GET", "/api/v1/torrents/{torrent_id}/files/{index}/subtitles.vtt"): "torrents_use",
 }
 

@@ -15,6 +15,7 @@ from tests import support
 from tests.integration import torrents_support as ts
 from torrent_streamer.app import create_app
 from torrent_streamer.core.clock import FrozenClock
+from torrent_streamer.streaming.urls import routing_info_hash
 
 
 @pytest.fixture
@@ -35,6 +36,7 @@ class Setup:
         )
         assert added.status_code == 201, added.text
         self.torrent_id = added.json()["id"]
+        self.info_hash = str(added.json()["info_hash"])
         self.movie = self.media.files["movie.mp4"]
         return self
 
@@ -143,12 +145,41 @@ async def test_head_sends_headers_without_opening_a_reader(setup: Setup, app: Fa
 
 async def test_tampered_token_refused(setup: Setup) -> None:
     url = await setup.url()
-    payload, mac = url.rsplit("/", 1)[1].split(".")
+    info_hash, token = urlsplit(url).path.rsplit("/", 2)[1:]
+    payload, mac = token.split(".")
     flipped = payload[:5] + ("A" if payload[5] != "A" else "B") + payload[6:]
-    for token in (f"{flipped}.{mac}", f"{payload}.{mac[:-2]}", "garbage-token-value"):
-        response = await setup.client.get(f"/api/v1/stream/{token}")
+    for bad in (f"{flipped}.{mac}", f"{payload}.{mac[:-2]}", "garbage-token-value"):
+        response = await setup.client.get(f"/api/v1/stream/{info_hash}/{bad}")
         assert response.status_code == 401
         assert response.json()["type"].endswith("stream-token-invalid")
+
+
+async def test_stream_url_is_routable_by_info_hash(setup: Setup) -> None:
+    """``/api/v1/stream/{info_hash}/{token}``: the balancer's key is the torrent's (v1) info-hash."""
+    path = urlsplit(await setup.url()).path
+    assert routing_info_hash(path) == setup.info_hash
+    assert path.startswith(f"/api/v1/stream/{setup.info_hash}/")
+
+
+async def test_token_under_another_info_hash_refused(setup: Setup) -> None:
+    """A genuine token moved under another (or re-cased-to-other) info-hash segment fails its MAC."""
+    other = ts.seed_media(ts.engine_of(setup.app), seed=9)
+    added = await setup.client.post(
+        "/api/v1/torrents", headers=setup.user.headers, files={"torrent": ("o.torrent", other.torrent)}
+    )
+    assert added.status_code == 201, added.text
+    token = urlsplit(await setup.url()).path.rsplit("/", 1)[1]
+    changed = setup.info_hash[:-1] + ("0" if setup.info_hash[-1] != "0" else "1")
+    for info_hash in (added.json()["info_hash"], changed, "0" * 64):
+        response = await setup.client.get(f"/api/v1/stream/{info_hash}/{token}", headers={"Range": "bytes=0-0"})
+        assert response.status_code == 401, info_hash
+        assert response.json()["type"].endswith("stream-token-invalid")
+    malformed = await setup.client.get(f"/api/v1/stream/not-a-hash/{token}")
+    assert malformed.status_code == 422
+    assert malformed.headers["content-type"].startswith("application/problem+json")
+    # the genuine pair still works, with the hash in either case
+    upper = await setup.client.get(f"/api/v1/stream/{setup.info_hash.upper()}/{token}", headers={"Range": "bytes=0-0"})
+    assert upper.status_code == 206
 
 
 async def test_expired_token_refused(setup: Setup, clock: FrozenClock) -> None:

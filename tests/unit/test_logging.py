@@ -68,3 +68,12 @@ def test_url_credentials_are_redacted() -> None:
 
 def test_mask_email() -> None:
     assert mask_email("carol.smith@example.com") == "c***@example.com"
+
+
+def test_every_line_names_the_node() -> None:
+    stream = io.StringIO()
+    configure_logging("INFO", stream=stream, node="node-2")
+    structlog.get_logger("t").info("evt")
+    logging.getLogger("stdlib").warning("plain")
+    lines = [json.loads(line) for line in stream.getvalue().strip().splitlines()]
+    assert [line["node"] for line in lines[-2:]] == ["node-2", "node-2"]

@@ -17,6 +17,7 @@ from torrent_streamer.streaming.tokens import (
     StreamTokenSigner,
     derive_key,
 )
+from torrent_streamer.streaming.urls import routing_info_hash
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 SIGNER = StreamTokenSigner(derive_key("k" * 48))
@@ -86,3 +87,32 @@ def test_any_single_character_change_is_refused(data: st.DataObject) -> None:
 def test_garbage_is_refused_cleanly(garbage: str) -> None:
     with pytest.raises(StreamTokenInvalid):
         SIGNER.verify(garbage, NOW)
+
+
+V1 = "a" * 40
+
+
+def test_token_is_bound_to_the_info_hash_of_its_url() -> None:
+    """The info-hash travels beside the token in the URL; presenting it under another fails the MAC."""
+    original = claims(info_hash=V1)
+    token = SIGNER.issue(original)
+    assert SIGNER.verify(token, NOW, V1) == original
+    assert SIGNER.verify(token, NOW, V1.upper()) == original  # hex case is not a different torrent
+    for other in ("b" * 40, "a" * 39 + "b", "a" * 64, "", "\u00e9" * 40):
+        with pytest.raises(StreamTokenInvalid):
+            SIGNER.verify(token, NOW, other)
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        (f"/api/v1/stream/{V1}/tok.en", V1),
+        (f"/api/v1/stream/{V1.upper()}/tok.en/hls/master.m3u8", V1),
+        ("/api/v1/stream/" + "c" * 64 + "/t", "c" * 64),
+        ("/api/v1/stream/xyz/t", None),
+        ("/api/v1/stream/" + "a" * 41 + "/t", None),
+        ("/api/v1/torrents", None),
+    ],
+)
+def test_routing_info_hash(path: str, expected: str | None) -> None:
+    assert routing_info_hash(path) == expected

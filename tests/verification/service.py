@@ -65,6 +65,12 @@ class ServiceProcess:
         )
 
     def start(self, timeout: float = 60.0) -> ServiceProcess:
+        self.spawn()
+        self.wait_until_serving(timeout)
+        return self
+
+    def spawn(self) -> ServiceProcess:
+        """Start the process without waiting (start several, then ``wait_until_serving`` each)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
@@ -73,7 +79,6 @@ class ServiceProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        self.wait_until_serving(timeout)
         return self
 
     def wait_until_serving(self, timeout: float) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import socket
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -166,6 +167,15 @@ class Settings(BaseSettings):
     csp_report_max_bytes: int = Field(default=8 * 1024, ge=512, le=64 * 1024)
     indexer_test_limit: str = "6/minute"  # per admin: the "test indexer" action
 
+    # --- cluster (docs/deployment.md, "Running a cluster") ------------------------------
+    # This node's stable name: logs, the ts_node_info metric, /readyz, the Redis holder lease.
+    node_name: str = Field(default_factory=socket.gethostname, min_length=1, max_length=64, pattern=r"^[\w.-]+$")
+    # Many nodes behind a balancer hashing stream URLs on the info-hash (needs TS_REDIS_URL):
+    # one holder per torrent (a Redis lease), status published through Redis, non-holders release.
+    cluster_enabled: bool = False
+    cluster_lease_seconds: float = Field(default=10.0, ge=2.0, le=600)  # a dead holder's lease lapses after this
+    cluster_interval_seconds: float = Field(default=1.0, gt=0, le=60)  # publish / store / release tick
+
     @field_validator("cors_origins", "trusted_hosts", "trusted_proxies", mode="before")
     @classmethod
     def _csv(cls, value: Any) -> Any:
@@ -239,6 +249,10 @@ class Settings(BaseSettings):
             problems.append(
                 f"neither TLS ({ENV_PREFIX}TLS_CERT_FILE/{ENV_PREFIX}TLS_KEY_FILE) "
                 f"nor a trusted proxy ({ENV_PREFIX}TRUSTED_PROXIES) is configured"
+            )
+        if self.cluster_enabled and self.redis_url is None:
+            problems.append(
+                f"{ENV_PREFIX}CLUSTER_ENABLED needs {ENV_PREFIX}REDIS_URL (leases and status are shared there)"
             )
         if self.engine == "memory":
             problems.append(f"{ENV_PREFIX}ENGINE=memory is for tests only")

@@ -178,6 +178,13 @@ APP_GRANTS: dict[str, TableGrant] = {
         why="one row per info-hash: added on first add, name/size filled in when metadata arrives, "
         "last-watched touched; deleted when nobody holds it (evicted). info_hash and node never change",
     ),
+    "torrent_sources": grant(
+        "SELECT",
+        "INSERT",
+        update_columns=("metainfo", "updated_at"),
+        why="cluster: how any node re-adds a torrent (magnet at add, .torrent once metadata is known); "
+        "rows go by ON DELETE CASCADE with their torrent, so no DELETE",
+    ),
     "library_entries": grant(
         "SELECT",
         "INSERT",

@@ -58,7 +58,7 @@ async def readyz(services: ServicesDep) -> JSONResponse:
     report = {name: ("ok" if ok else "failing") for name, ok in zip(checks, results, strict=True)}
     ready = all(results)
     services.metrics.readiness.set(1 if ready else 0)
-    body = {"status": "ready" if ready else "not-ready", "checks": report}
+    body = {"status": "ready" if ready else "not-ready", "node": services.settings.node_name, "checks": report}
     return JSONResponse(body, status_code=200 if ready else 503)
 
 

@@ -1,6 +1,6 @@
 """Structured JSON logs (structlog) with redaction of secrets, tokens and e-mail addresses.
 
-Every line has ``level``, ``timestamp``, ``event`` and, inside a request, ``request_id``.
+Every line has ``level``, ``timestamp``, ``event``, ``node`` (when served) and, inside a request, ``request_id``.
 """
 
 from __future__ import annotations
@@ -56,10 +56,21 @@ def redaction_processor(_logger: Any, _name: str, event_dict: MutableMapping[str
     return event_dict
 
 
-def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None:
+def node_processor(node: str) -> Any:
+    """Adds ``node`` (``TS_NODE_NAME``) to every line, so a cluster's logs say where they came from."""
+
+    def add(_logger: Any, _name: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        event_dict.setdefault("node", node)
+        return event_dict
+
+    return add
+
+
+def configure_logging(level: str = "INFO", stream: TextIO | None = None, node: str | None = None) -> None:
     """JSON to stdout (the shipping contract: docs/operations.md); stdlib loggers go through it too."""
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
+        *([node_processor(node)] if node else []),
         structlog.stdlib.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.format_exc_info,

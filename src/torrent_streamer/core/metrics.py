@@ -13,7 +13,7 @@ STREAM_BUCKETS = (0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.
 
 
 class Metrics:
-    def __init__(self) -> None:
+    def __init__(self, node: str = "") -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.http_requests = Counter(
@@ -58,6 +58,10 @@ class Metrics:
         self.engine_upload_rate = Gauge("ts_engine_upload_bytes_per_second", "Upload rate", registry=r)
         self.engine_cache_bytes = Gauge("ts_engine_cache_bytes", "Bytes of torrent data on disk", registry=r)
         self.readiness = Gauge("ts_ready", "1 when every readiness check passes", registry=r)
+        # An info metric: join on it (``* on(instance) group_left(node)``) to label any series by node.
+        self.node_info = Gauge("ts_node_info", "This node's name (TS_NODE_NAME), value 1", ["node"], registry=r)
+        if node:
+            self.node_info.labels(node).set(1)
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         self.http_requests.labels(method, route, str(status)).inc()

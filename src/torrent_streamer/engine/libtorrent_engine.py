@@ -133,7 +133,7 @@ class LibtorrentEngine(EngineEvents):
         return self._ses
 
     # -- adding -------------------------------------------------------------------
-    async def add_magnet(self, uri: str) -> TorrentInfo:
+    async def add_magnet(self, uri: str, metainfo: bytes | None = None) -> TorrentInfo:
         cfg = self.config
         m = parse_magnet(
             uri,
@@ -146,11 +146,13 @@ class LibtorrentEngine(EngineEvents):
                 return known.info
         atp = lt.parse_magnet_uri(m.canonical_uri())
         ti = None
-        cached = await asyncio.to_thread(self._store.load_info, m.key, cfg.max_torrent_file_bytes)
+        cached = metainfo or await asyncio.to_thread(self._store.load_info, m.key, cfg.max_torrent_file_bytes)
         if cached is not None:
             with contextlib.suppress(EngineError):
-                ti = parse_torrent_file(cached, cfg)
-                atp.ti = ti
+                parsed = await asyncio.to_thread(parse_torrent_file, cached, cfg)
+                if key_of(parsed.info_hashes()) == m.key:  # metadata of another torrent is ignored
+                    ti = parsed
+                    atp.ti = ti
         # `x.pe` peers stay in `atp.peers`: libtorrent connects those at once, while
         # `connect_peer` waits for the session's next one-second connection tick.
         t = await self._add(atp, m.key, ti, fresh=True, name=m.name or "")
@@ -267,6 +269,10 @@ class LibtorrentEngine(EngineEvents):
 
     def list_status(self) -> list[TorrentStatus]:
         return [status_of(t) for t in self._torrents.values()]
+
+    def metainfo(self, info_hash: str) -> bytes | None:
+        ti = self._get(info_hash).ti
+        return torrent_bytes(ti) if ti is not None else None
 
     def stats(self) -> EngineStats:
         return engine_stats(list(self._torrents.values()))

@@ -56,6 +56,7 @@ class _MemTorrent:
     info: TorrentInfo
     blob: bytes | None
     metadata: asyncio.Event
+    raw: bytes | None = None
     last_watched: float = field(default_factory=time.time)
     readers: set[MemoryFileReader] = field(default_factory=set)
 
@@ -144,7 +145,7 @@ class MemoryEngine:
             for r in list(t.readers):
                 await r.aclose()
 
-    async def add_magnet(self, uri: str) -> TorrentInfo:
+    async def add_magnet(self, uri: str, metainfo: bytes | None = None) -> TorrentInfo:
         cfg = self.config
         m = parse_magnet(
             uri,
@@ -154,6 +155,8 @@ class MemoryEngine:
         if m.key in self._torrents:
             return self._torrents[m.key].info
         data = self._content_torrents.get(m.key)
+        if metainfo is not None and key_of(parse_torrent_file(metainfo, self.config).info_hashes()) == m.key:
+            data = metainfo
         if data is not None:
             return await self.add_torrent_file(data)
         t = _MemTorrent(torrent_info_of(m.key, None, m.name or ""), None, asyncio.Event())
@@ -168,9 +171,12 @@ class MemoryEngine:
             return existing.info
         ev = asyncio.Event()
         ev.set()
-        t = _MemTorrent(torrent_info_of(key, ti, ""), self._content.get(key), ev)
+        t = _MemTorrent(torrent_info_of(key, ti, ""), self._content.get(key), ev, data)
         self._torrents[key] = t
         return t.info
+
+    def metainfo(self, info_hash: str) -> bytes | None:
+        return self._get(info_hash).raw
 
     async def wait_metadata(self, info_hash: str, timeout: float) -> TorrentInfo:
         t = self._get(info_hash)

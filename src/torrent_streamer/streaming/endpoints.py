@@ -20,6 +20,7 @@ from torrent_streamer.streaming.ranges import RangeNotSatisfiableError, if_range
 from torrent_streamer.streaming.response import StreamResponse
 from torrent_streamer.streaming.subtitles import MAX_SUBTITLE_BYTES, SubtitleError, is_subtitle, to_webvtt
 from torrent_streamer.streaming.tokens import MAX_TOKEN_LENGTH
+from torrent_streamer.streaming.urls import INFO_HASH_PATTERN, stream_url
 from torrent_streamer.torrents import service as torrents_service
 from torrent_streamer.torrents.dependencies import TorrentUser
 from torrent_streamer.torrents.errors import SubtitleUnavailable, http_error
@@ -31,12 +32,7 @@ router = APIRouter(tags=["streaming"])
 
 FileIndex = Annotated[int, Path(ge=0, le=1_000_000)]
 Token = Annotated[str, Path(min_length=10, max_length=MAX_TOKEN_LENGTH)]
-
-
-def absolute_url(request: Request, services: ServicesDep, path: str) -> str:
-    """This node's public base URL (``TS_PUBLIC_URL``) or the request's own, plus ``path``."""
-    base = services.settings.public_url or str(request.base_url)
-    return base.rstrip("/") + path
+InfoHash = Annotated[str, Path(pattern=INFO_HASH_PATTERN, description="The torrent's info-hash (v1 when it has one)")]
 
 
 @router.post(
@@ -54,7 +50,7 @@ async def create_stream_url(
     clock: ClockDep,
 ) -> StreamUrlPublic:
     """A signed, short-lived URL for one file, bound to the caller, their session and the file."""
-    token, expires_at = await service.issue(
+    info_hash, token, expires_at = await service.issue(
         session,
         services,
         engine,
@@ -64,8 +60,7 @@ async def create_stream_url(
         file_index=index,
         now=clock.now(),
     )
-    path = request.app.url_path_for("stream_file", token=token)
-    return StreamUrlPublic(url=absolute_url(request, services, path), expires_at=expires_at)
+    return StreamUrlPublic(url=stream_url(request, info_hash, token), expires_at=expires_at)
 
 
 STREAM_RESPONSES: dict[int | str, dict[str, object]] = {
@@ -75,20 +70,28 @@ STREAM_RESPONSES: dict[int | str, dict[str, object]] = {
 }
 
 
-@router.get("/stream/{token}", dependencies=[public_route()], response_class=Response, responses=STREAM_RESPONSES)
-async def stream_file(token: Token, request: Request, services: ServicesDep, engine: EngineDep) -> Response:
+@router.get(
+    "/stream/{info_hash}/{token}", dependencies=[public_route()], response_class=Response, responses=STREAM_RESPONSES
+)
+async def stream_file(
+    info_hash: InfoHash, token: Token, request: Request, services: ServicesDep, engine: EngineDep
+) -> Response:
     """The bytes of one file (authenticated by the token in the path): Range, If-Range, ETag."""
-    return await _stream(token, request, services, engine)
+    return await _stream(info_hash, token, request, services, engine)
 
 
-@router.head("/stream/{token}", dependencies=[public_route()], response_class=Response, responses=STREAM_RESPONSES)
-async def stream_file_head(token: Token, request: Request, services: ServicesDep, engine: EngineDep) -> Response:
+@router.head(
+    "/stream/{info_hash}/{token}", dependencies=[public_route()], response_class=Response, responses=STREAM_RESPONSES
+)
+async def stream_file_head(
+    info_hash: InfoHash, token: Token, request: Request, services: ServicesDep, engine: EngineDep
+) -> Response:
     """The headers ``stream_file`` would send, without opening a reader."""
-    return await _stream(token, request, services, engine)
+    return await _stream(info_hash, token, request, services, engine)
 
 
-async def _stream(token: str, request: Request, services: ServicesDep, engine: EngineDep) -> Response:
-    target = await service.authorize(services, engine, token)
+async def _stream(info_hash: str, token: str, request: Request, services: ServicesDep, engine: EngineDep) -> Response:
+    target = await service.authorize(services, engine, token, info_hash)
     file = target.file
     etag = service.etag_for(target.info_hash, file)
     headers = {
@@ -142,7 +145,7 @@ async def torrent_subtitles(
 ) -> Response:
     """An SRT or VTT file of the torrent as WebVTT (encoding detected, converted, validated)."""
     _, torrent = await torrents_service.get_owned(session, principal.user_id, torrent_id)
-    status = await torrents_service.ensure_in_engine(engine, torrent)
+    status = await torrents_service.ensure_in_engine(session, engine, torrent)
     file = service.find_file(status, index)
     if not is_subtitle(file.name):
         raise SubtitleUnavailable("This file is not an SRT or VTT subtitle.")

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from torrent_streamer.auth.service import session_is_active
+from torrent_streamer.cluster.node import cluster_of
 from torrent_streamer.core.errors import NotFound, Unauthorized
 from torrent_streamer.core.state import Services
 from torrent_streamer.engine import Engine, EngineError, FileInfo, TorrentStatus
@@ -74,25 +75,26 @@ async def issue(
     entry_id: uuid.UUID,
     file_index: int,
     now: datetime,
-) -> tuple[str, datetime]:
-    """A token for one file of one of the caller's torrents, valid ``TS_STREAM_TOKEN_TTL_SECONDS``."""
+) -> tuple[str, str, datetime]:
+    """(info-hash, token, expiry) for one file of the caller's torrents, valid ``TS_STREAM_TOKEN_TTL_SECONDS``."""
     _, torrent = await service.get_owned(session, user_id, entry_id)
     if await repository.is_blocked(session, [torrent.info_hash]):
         raise TorrentBlocked("This torrent has been taken down.")
-    status = await service.ensure_in_engine(engine, torrent)
+    status = await service.ensure_in_engine(session, engine, torrent)
     status = await ready_status(engine, status, services.settings.engine_metadata_timeout)
     await service.refuse_if_blocked(session, engine, torrent.info_hash, status.info_hashes)
     playable(find_file(status, file_index))
     expires_at = (now + timedelta(seconds=services.settings.stream_token_ttl_seconds)).replace(microsecond=0)
-    claims = StreamClaims(user_id, session_id, entry_id, file_index, expires_at)
-    return signer_for(services).issue(claims), expires_at
+    claims = StreamClaims(user_id, session_id, entry_id, file_index, expires_at, torrent.info_hash)
+    return torrent.info_hash, signer_for(services).issue(claims), expires_at
 
 
-async def authorize(services: Services, engine: Engine, token: str) -> StreamTarget:
-    """Check a stream token: signature and expiry always; live session, ownership and takedown list
-    in the database, reused for ``stream_grant_ttl_seconds`` per token (``fastpath``)."""
+async def authorize(services: Services, engine: Engine, token: str, info_hash: str) -> StreamTarget:
+    """Check a stream token: signature (over the URL's info-hash) and expiry always; live session,
+    ownership and takedown list in the database, reused for ``stream_grant_ttl_seconds`` per token
+    (``fastpath``)."""
     now = services.clock.now()
-    claims = signer_for(services).verify(token, now)
+    claims = signer_for(services).verify(token, now, info_hash)
     grants = grants_of(services)
     cached = grants.get(token, now) if grants is not None else None
     if cached is not None:
@@ -109,6 +111,8 @@ async def authorize(services: Services, engine: Engine, token: str) -> StreamTar
         if found is None:
             raise StreamForbidden("This stream link no longer matches a torrent in your library.")
         _, torrent = found
+        if torrent.info_hash != claims.info_hash:  # unreachable while the MAC holds; cheap to state
+            raise StreamForbidden("This stream link no longer matches a torrent in your library.")
         known = service.engine_status(engine, torrent.info_hash)
         checked = {torrent.info_hash, *(known.info_hashes if known else ())}
         if await repository.is_blocked(session, sorted(checked)):
@@ -116,7 +120,10 @@ async def authorize(services: Services, engine: Engine, token: str) -> StreamTar
         if torrent.last_watched_at is None or now - torrent.last_watched_at > LAST_WATCHED_RESOLUTION:
             await repository.touch_torrent(session, torrent, now)  # for eviction order; not on every Range
             await session.commit()
-    status = await service.ensure_in_engine(engine, torrent)
+        status = await service.ensure_in_engine(session, engine, torrent)
+    cluster = cluster_of(services)
+    if cluster is not None:
+        await cluster.claim(torrent.info_hash)  # this node serves it: the others release it
     status = await ready_status(engine, status, services.settings.engine_metadata_timeout)
     if set(status.info_hashes) - checked:  # metadata arrived since: check every hash again
         async with services.sessionmaker() as session:

@@ -17,10 +17,11 @@ from pydantic import ValidationError
 from starlette.background import BackgroundTask
 from starlette.datastructures import UploadFile
 
+from torrent_streamer.cluster.node import cluster_of
 from torrent_streamer.core.audit import AuditAction, record_event
 from torrent_streamer.core.deps import ClockDep, ServicesDep, SessionDep, client_ip, enforce_limit, ip_rate_limit
 from torrent_streamer.core.errors import PayloadTooLarge, Unprocessable, UnsupportedMediaType, problem_responses
-from torrent_streamer.engine import Magnet
+from torrent_streamer.engine import Magnet, TorrentStatus
 from torrent_streamer.torrents import presenters, repository, service
 from torrent_streamer.torrents.dependencies import TorrentAdmin, TorrentUser
 from torrent_streamer.torrents.limits import event_caps
@@ -134,11 +135,15 @@ async def add_torrent(
         if added.engine_added:
             await service.drop_from_engine(engine, added.torrent.info_hash)
         raise
-    status_ = service.engine_status(engine, added.torrent.info_hash)
+    status_ = (await _live(services, engine, [added.torrent.info_hash])).get(added.torrent.info_hash)
     body = presenters.torrent_detail(added.entry, added.torrent, status_, _subtitle_url(request, added.entry.id))
     if not added.created:
         return JSONResponse(body.model_dump(mode="json"), status_code=200)  # type: ignore[return-value]
     return body
+
+
+async def _live(services: ServicesDep, engine: EngineDep, info_hashes: list[str]) -> dict[str, TorrentStatus]:
+    return await service.live_statuses(cluster_of(services), engine, info_hashes)
 
 
 def _subtitle_url(request: Request, entry_id: uuid.UUID) -> Callable[[int], str]:
@@ -160,9 +165,10 @@ async def list_torrents(
     await service.refresh_library_metadata(session, engine, principal.user_id)
     await session.commit()
     rows = await repository.list_entries(session, principal.user_id, LIST_LIMIT)
+    live = await _live(services, engine, [t.info_hash for _, t in rows])
     give_up, now, items = _dead_after(services), clock.now(), []
     for entry, torrent in rows:
-        status_ = service.engine_status(engine, torrent.info_hash)
+        status_ = live.get(torrent.info_hash)
         dead = give_up if service.is_dead(torrent, entry, status_, now, give_up) else None
         items.append(presenters.torrent_public(entry, torrent, status_, dead_after=dead))
     return TorrentList(items=items)
@@ -180,7 +186,7 @@ async def get_torrent(
 ) -> TorrentDetail:
     """One torrent: files (index, name, size, MIME, streamable, subtitle link), readers, start estimate."""
     entry, torrent = await service.get_owned(session, principal.user_id, torrent_id)
-    status_ = service.engine_status(engine, torrent.info_hash)
+    status_ = (await _live(services, engine, [torrent.info_hash])).get(torrent.info_hash)
     await service.refresh_metadata(session, torrent, status_)
     await session.commit()
     give_up = _dead_after(services)
@@ -251,10 +257,16 @@ async def torrent_events(
 
     async def events() -> AsyncIterator[str]:
         try:
-            yield "retry: 2000\n\n"
+            yield "retry: 2000
+
+"
             for _ in range(EVENTS_MAX):
-                event = presenters.stream_event(service.engine_status(engine, info_hash), principal.user_id)
-                yield f"event: status\ndata: {json.dumps(event.model_dump(mode='json'), separators=(',', ':'))}\n\n"
+                status_ = (await _live(services, engine, [info_hash])).get(info_hash)
+                event = presenters.stream_event(status_, principal.user_id)
+                yield f"event: status
+data: {json.dumps(event.model_dump(mode='json'), separators=(',', ':'))}
+
+"
                 await asyncio.sleep(EVENTS_INTERVAL_SECONDS)
         finally:
             lease.release()

@@ -11,6 +11,8 @@ from datetime import datetime, timedelta
 import anyio
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from torrent_streamer.cluster import repository as cluster_repository
+from torrent_streamer.cluster.node import ClusterNode
 from torrent_streamer.core.config import Settings
 from torrent_streamer.core.errors import Conflict, NotFound, Unprocessable
 from torrent_streamer.core.state import Services
@@ -87,14 +89,27 @@ def engine_status(engine: Engine, info_hash: str) -> TorrentStatus | None:
         return None
 
 
-async def ensure_in_engine(engine: Engine, torrent: Torrent) -> TorrentStatus:
-    """The torrent's engine status, re-adding it by info-hash when it was evicted (cached info dict)."""
+async def live_statuses(
+    cluster: ClusterNode | None, engine: Engine, info_hashes: list[str]
+) -> dict[str, TorrentStatus]:
+    """Status on any node: this engine's, else what the holder published through Redis (cluster)."""
+    if cluster is not None:
+        return await cluster.statuses(info_hashes)
+    return {h: s for h in info_hashes if (s := engine_status(engine, h)) is not None}
+
+
+async def ensure_in_engine(session: AsyncSession, engine: Engine, torrent: Torrent) -> TorrentStatus:
+    """The torrent's engine status; when this node's engine does not hold it (evicted, or held by
+    another node of a cluster) it is added at once from the stored source: the .torrent, plus the
+    magnet's trackers and peers. No metadata round trip once any node has stored it."""
     status = engine_status(engine, torrent.info_hash)
     if status is not None:
         return status
+    source = await cluster_repository.get_source(session, torrent.info_hash)
     kind = "btih:" if len(torrent.info_hash) == 40 else "btmh:1220"
+    magnet = (source.magnet if source else None) or f"magnet:?xt=urn:{kind}{torrent.info_hash}"
     try:
-        await engine.add_magnet(f"magnet:?xt=urn:{kind}{torrent.info_hash}")
+        await engine.add_magnet(magnet, source.metainfo if source else None)
         return engine.status(torrent.info_hash)
     except EngineError as exc:
         raise http_error(exc) from exc
@@ -125,7 +140,7 @@ async def add_to_library(
     if set(info.info_hashes) - set(hashes):  # a cached info dict showed another hash (hybrid torrent)
         await refuse_if_blocked(session, engine, info.info_hash, info.info_hashes, drop=engine_added)
     try:
-        return await _record(
+        added = await _record(
             session,
             settings,
             user_id=user_id,
@@ -135,6 +150,11 @@ async def add_to_library(
             engine_added=engine_added,
             now=now,
         )
+        magnet, metainfo = (add.canonical_uri(), None) if isinstance(add, Magnet) else (None, add)
+        await cluster_repository.record_source(
+            session, info_hash=info.info_hash, magnet=magnet, metainfo=metainfo, now=now
+        )
+        return added
     except BaseException:
         if engine_added:  # nobody held it before this request: do not leave an orphan in the engine
             await drop_from_engine(engine, info.info_hash)
