@@ -257,16 +257,11 @@ async def torrent_events(
 
     async def events() -> AsyncIterator[str]:
         try:
-            yield "retry: 2000
-
-"
+            yield "retry: 2000\n\n"
             for _ in range(EVENTS_MAX):
                 status_ = (await _live(services, engine, [info_hash])).get(info_hash)
                 event = presenters.stream_event(status_, principal.user_id)
-                yield f"event: status
-data: {json.dumps(event.model_dump(mode='json'), separators=(',', ':'))}
-
-"
+                yield f"event: status\ndata: {json.dumps(event.model_dump(mode='json'), separators=(',', ':'))}\n\n"
                 await asyncio.sleep(EVENTS_INTERVAL_SECONDS)
         finally:
             lease.release()

@@ -215,7 +215,7 @@ async def retry(
     entry.added_at = now
     await session.flush()
     await check_limit(session, settings, user_id, now=now)
-    await ensure_in_engine(engine, torrent)
+    await ensure_in_engine(session, engine, torrent)
     return entry, torrent
 
 
