@@ -1,7 +1,7 @@
 """panel security: when a panel session last re-authenticated (password + TOTP) for destructive actions
 
 Revision ID: 0008_panel_security
-Revises: 0005_web
+Revises: 0007_auth_security
 """
 
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 import torrent_streamer.core.db
 
 revision: str = "0008_panel_security"
-down_revision: str | None = "0005_web"
+down_revision: str | None = "0007_auth_security"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

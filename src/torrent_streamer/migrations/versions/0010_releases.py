@@ -1,7 +1,7 @@
 """releases: parsed release columns, works (grouped releases), swarm health
 
 Revision ID: 0010_releases
-Revises: 0005_web
+Revises: 0008_panel_security
 
 Existing rows keep ``parse_version = 0``: ``torrent-streamer catalog backfill`` parses them (guessit
 costs ~10-25 ms a name, far too slow to run inside a migration on a big catalog).
@@ -16,7 +16,7 @@ from alembic import op
 import torrent_streamer.core.db
 
 revision: str = "0010_releases"
-down_revision: str | None = "0005_web"
+down_revision: str | None = "0008_panel_security"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

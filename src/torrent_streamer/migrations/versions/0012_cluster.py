@@ -1,7 +1,7 @@
 """cluster: each torrent's source (magnet, .torrent) so any node can add it at once
 
 Revision ID: 0012_cluster
-Revises: 0005_web
+Revises: 0010_releases
 """
 
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 import torrent_streamer.core.db
 
 revision: str = "0012_cluster"
-down_revision: str | None = "0005_web"
+down_revision: str | None = "0010_releases"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
