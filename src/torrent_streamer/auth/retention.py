@@ -15,11 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from torrent_streamer.auth import repository
 from torrent_streamer.core import audit
+from torrent_streamer.core.audit import AuditAction
 from torrent_streamer.core.state import Services
 
 log = structlog.get_logger("torrent_streamer.retention")
 
-PRUNE = audit.AuditAction.PRUNE
+PRUNE = AuditAction.PRUNE
 
 
 @dataclass(frozen=True)
