@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from torrent_streamer.auth.dependencies import public_route
+from torrent_streamer.core.clientaddr import client_key
 from torrent_streamer.core.deps import ServicesDep, client_ip, enforce_limit
 from torrent_streamer.core.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 
@@ -94,7 +95,7 @@ async def _bounded_body(request: Request, limit: int) -> bytes:
 async def csp_report(request: Request, services: ServicesDep) -> Response:
     """Browsers post violations of the pages' CSP here; they are logged, nothing is stored."""
     ip = client_ip(request)
-    await enforce_limit(services, "csp_report", services.settings.csp_report_limit, f"ip:{ip}")
+    await enforce_limit(services, "csp_report", services.settings.csp_report_limit, client_key(services.settings, ip))
     media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media_type not in REPORT_TYPES:
         raise UnsupportedMediaType("CSP reports are application/csp-report or application/reports+json.")
