@@ -127,9 +127,9 @@ async def test_head_sends_headers_without_opening_a_reader(setup: Setup, app: Fa
     opened: list[Any] = []
     original = engine.open_reader
 
-    async def spy(info_hash: str, index: int) -> Any:
+    async def spy(info_hash: str, index: int, owner: str | None = None) -> Any:
         opened.append(index)
-        return await original(info_hash, index)
+        return await original(info_hash, index, owner)
 
     engine.open_reader = spy  # type: ignore[method-assign]
     url = await setup.url()
