@@ -80,7 +80,28 @@ async def test_player_page_has_sri_and_strict_csp(client: httpx.AsyncClient) -> 
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     assert_page_headers(response)
-    assert await assert_page_is_locked_down(client, "/app", response.text) == 2
+    assert await assert_page_is_locked_down(client, "/app", response.text) == 5  # 2 stylesheets, 3 scripts
+
+
+async def test_app_is_installable_and_has_a_favicon(client: httpx.AsyncClient) -> None:
+    icon = await client.get("/favicon.ico")
+    assert icon.status_code == 200
+    assert icon.headers["content-type"] == "image/x-icon"
+    assert icon.content[:4] == b"\x00\x00\x01\x00"  # an ICO header
+    html = (await client.get("/app")).text
+    assert '<link rel="manifest" href="/app/manifest.webmanifest">' in html
+    manifest = await client.get("/app/manifest.webmanifest")
+    assert manifest.headers["content-type"].startswith("application/manifest+json")
+    body = manifest.json()
+    assert body["start_url"] == "/app"
+    assert body["display"] == "standalone"
+    sizes = set()
+    for icon_entry in body["icons"]:
+        fetched = await client.get(icon_entry["src"])
+        assert fetched.status_code == 200, icon_entry
+        sizes.add(icon_entry["sizes"])
+    assert {"192x192", "512x512"} <= sizes
+    assert "manifest-src 'self'" in WEB_CSP
 
 
 async def test_static_files_are_immutable_and_content_addressed(client: httpx.AsyncClient) -> None:

@@ -147,6 +147,8 @@ def test_admin_sees_the_torrent_and_blocks_it(
         page.wait_for_timeout(500)
         page.reload()
     expect(page.locator("#active-torrents")).to_have_text("1")
+    # the counts agree with the listed rows (the page once said "Active torrents 9" over 20 rows)
+    expect(page.locator("#engine-torrents")).to_have_text(str(page.locator("tr[data-info-hash]").count()))
     screenshot(page, "panel-torrents")
     page.get_by_label("Info-hash", exact=True).fill(media.info_hash)
     page.get_by_label("Reason", exact=True).fill("<script>alert('takedown')</script>")

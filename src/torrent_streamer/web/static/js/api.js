@@ -10,7 +10,7 @@ class ApiError extends Error {
     super((problem && (problem.detail || problem.title)) || `Something went wrong (HTTP ${status}).`);
     this.status = status;
     this.problem = problem;
-    this.slug = problem && typeof problem.type === "string" ? problem.type.split("/").pop() : "";
+    this.slug = problem && typeof problem.type === "string" ? problem.type.split(/[/:]/).pop() : "";
   }
 }
 
