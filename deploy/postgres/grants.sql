@@ -6,6 +6,7 @@
 -- blocked_info_hashes: SELECT, INSERT, DELETE - takedown list: admins add and lift entries; adds/streams check it
 -- catalog_entries: SELECT, INSERT, UPDATE - catalog: search reads, submissions and imports insert/upsert, moderation updates the status (a removed entry stays as 'removed'; never DELETE)
 -- catalog_reports: SELECT, INSERT, UPDATE (resolved_at) - user reports: filed (INSERT), listed, resolved by moderation (resolved_at only: who reported what and why is never rewritten); no DELETE
+-- catalog_works: SELECT, INSERT, UPDATE - works (grouped releases): created when a release of a new work arrives, their release count, health and best release refreshed on moderation, import and scraping; never deleted
 -- indexers: SELECT, INSERT, DELETE - Torznab indexers: read per search, added by admins; DELETE so a removed indexer's encrypted key is gone
 -- library_entries: SELECT, INSERT, DELETE, UPDATE (added_at) - users add torrents to and remove them from their library; added_at restarts when a dead magnet is retried (its metadata wait starts again); user and torrent never change
 -- login_throttle: SELECT, INSERT, UPDATE, DELETE - sign-in back-off per account key: failures upsert (INSERT … ON CONFLICT UPDATE), a lock updates, a successful sign-in deletes the row
@@ -34,6 +35,8 @@ GRANT SELECT, INSERT, UPDATE ON TABLE public."catalog_entries" TO :"app_role";
 REVOKE ALL ON TABLE public."catalog_reports" FROM PUBLIC, :"app_role";
 GRANT SELECT, INSERT ON TABLE public."catalog_reports" TO :"app_role";
 GRANT UPDATE ("resolved_at") ON TABLE public."catalog_reports" TO :"app_role";
+REVOKE ALL ON TABLE public."catalog_works" FROM PUBLIC, :"app_role";
+GRANT SELECT, INSERT, UPDATE ON TABLE public."catalog_works" TO :"app_role";
 REVOKE ALL ON TABLE public."indexers" FROM PUBLIC, :"app_role";
 GRANT SELECT, INSERT, DELETE ON TABLE public."indexers" TO :"app_role";
 REVOKE ALL ON TABLE public."library_entries" FROM PUBLIC, :"app_role";
