@@ -144,3 +144,30 @@ def test_dashboard_lists_refresh_token_reuse_as_recorded(
     events = page.locator("section[aria-labelledby=events-title] tbody")
     expect(events.get_by_role("cell", name="refresh_token_reuse", exact=True)).to_have_count(1)
     watch.assert_clean()
+
+
+def test_signing_key_rotation_needs_a_fresh_reauthentication(
+    server: LiveServer, watched_page: tuple[Page, PageWatch]
+) -> None:
+    page, watch = watched_page
+    admin = make_account(server, "admin")
+    with server.http() as http:
+        before = {key["kid"] for key in http.get("/.well-known/jwks.json").json()["keys"]}
+    sign_in(page, server, admin)
+    server.clock.advance(minutes=5, seconds=1)
+    page.goto("/admin")
+    page.get_by_role("button", name="Rotate signing key").click()
+    expect(page).to_have_url(f"{server.base_url}/admin/reauth?next=%2Fadmin")
+    with server.http() as http:  # nothing rotated yet
+        assert {key["kid"] for key in http.get("/.well-known/jwks.json").json()["keys"]} == before
+    confirm_identity(page, server, admin)
+    expect(page).to_have_url(f"{server.base_url}/admin")
+    page.get_by_role("button", name="Rotate signing key").click()
+    expect(page.get_by_role("status")).to_contain_text("new signing key")
+    with server.http() as http:
+        after = {key["kid"] for key in http.get("/.well-known/jwks.json").json()["keys"]}
+    assert before < after
+    assert len(after - before) == 1
+    page.goto("/admin/audit?action=signing_key_rotate")
+    expect(page.locator("tbody tr")).to_have_count(1)
+    watch.assert_clean()

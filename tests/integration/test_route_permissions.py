@@ -64,6 +64,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/csp-report"): PUBLIC,
     ("GET", "/admin"): "catalog_moderate",
     ("GET", "/admin/users"): "admin_users",
+    ("POST", "/admin/keys/rotate"): "admin_users",
     ("POST", "/admin/users/{user_id}/role"): "admin_users",
     ("POST", "/admin/users/{user_id}/disable"): "admin_users",
     ("POST", "/admin/users/{user_id}/revoke"): "admin_users",

@@ -1,4 +1,5 @@
-"""What an admin does to accounts from the panel: change a role, disable, revoke (routes demand a fresh re-auth).
+"""What an admin does from the panel: change a role, disable, revoke, rotate the signing key (routes demand a
+fresh re-auth).
 
 Each action is audited; disabling or revoking ends the target's API families and panel sessions.
 """
@@ -9,6 +10,7 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from torrent_streamer.auth import keyring
 from torrent_streamer.auth import repository as auth_repository
 from torrent_streamer.auth.context import AuthContext, RequestMeta
 from torrent_streamer.auth.permissions import Role
@@ -81,3 +83,14 @@ async def revoke_sessions(
     count = await _end_sessions(ctx, session, user, "admin_revoke")
     _audit(ctx, session, meta, actor, AuditAction.ADMIN_SESSIONS_REVOKE, user, sessions=count)
     return count
+
+
+async def rotate_signing_key(ctx: AuthContext, session: AsyncSession, meta: RequestMeta, actor: PanelIdentity) -> str:
+    """A new current JWT signing key (as ``torrent-streamer keys rotate``); the caller commits, then reloads."""
+    key = await keyring.rotate(session, ctx.services.secret_box, ctx.now())
+    record_event(
+        session, now=ctx.now(), action=AuditAction.SIGNING_KEY_ROTATE, actor_id=actor.user.id,
+        target_type="signing_key", target_id=key.kid, ip=meta.ip, user_agent=meta.user_agent,
+        details={"via": "panel"},
+    )  # fmt: skip
+    return key.kid

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Query
+from sqlalchemy.exc import IntegrityError
 from starlette.responses import RedirectResponse, Response
 
 from torrent_streamer.auth.dependencies import AuthDep, MetaDep
@@ -30,6 +31,7 @@ NOTICES = {
     "disabled": "The account is disabled and its sessions are ended.",
     "enabled": "The account is enabled.",
     "revoked": "The user's sessions are revoked.",
+    "key-rotated": "A new signing key signs from now on; tokens signed by the old one stay valid until it is retired.",
 }
 ERRORS = {
     "reauthentication-failed": "Re-authentication failed: check your password and code.",
@@ -42,6 +44,7 @@ Moderator = Annotated[PanelPrincipal, panel_require(Permission.catalog_moderate)
 UsersAdmin = Annotated[PanelPrincipal, panel_require(Permission.admin_users)]
 # Destructive: also password + TOTP within the re-authentication window (SR-2.9).
 FreshUsersAdmin = Annotated[PanelPrincipal, panel_require(Permission.admin_users, fresh=True, back="/admin/users")]
+FreshAdmin = Annotated[PanelPrincipal, panel_require(Permission.admin_users, fresh=True, back="/admin")]
 AuditAdmin = Annotated[PanelPrincipal, panel_require(Permission.admin_audit)]
 
 
@@ -55,10 +58,15 @@ def _back_to_users(key: str, *, error: bool = False) -> Response:
 
 
 @router.get("")
-async def panel_dashboard(web: WebDep, session: SessionDep, services: ServicesDep, principal: Moderator) -> Response:
+async def panel_dashboard(
+    web: WebDep, session: SessionDep, services: ServicesDep, principal: Moderator,
+    notice: Annotated[str | None, Query(max_length=64)] = None,
+    error: Annotated[str | None, Query(max_length=64)] = None,
+) -> Response:  # fmt: skip
     if not principal.can[Permission.admin_users]:  # moderators see moderation only
         return RedirectResponse("/admin/moderation", status_code=303)
     context = base_context(principal, "Dashboard", "dashboard")
+    context.update(notice=NOTICES.get(notice or ""), error=error and "The key was not rotated; try again.")
     engine = services.extras.get(ENGINE_KEY)
     context["engine"] = engine.stats() if engine is not None else None
     context["users_count"] = await repository.count_users(session)
@@ -121,6 +129,21 @@ async def panel_revoke_sessions(
         return _back_to_users(exc.slug_override or exc.slug, error=True)
     await session.commit()
     return _back_to_users("revoked")
+
+
+@router.post("/keys/rotate")
+async def panel_rotate_signing_key(
+    auth: AuthDep, meta: MetaDep, session: SessionDep, principal: FreshAdmin
+) -> Response:
+    """A new JWT signing key, like ``torrent-streamer keys rotate`` (destructive: fresh re-auth)."""
+    try:
+        await admin_service.rotate_signing_key(auth, session, meta, principal.identity)
+        await session.commit()
+    except IntegrityError:  # another instance rotated at the same moment: nothing was written here
+        await session.rollback()
+        return RedirectResponse("/admin?error=key-race", status_code=303)
+    await auth.keyring.reload()
+    return RedirectResponse("/admin?notice=key-rotated", status_code=303)
 
 
 def _day(value: str | None) -> datetime | None:
