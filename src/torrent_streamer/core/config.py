@@ -9,7 +9,7 @@ import ipaddress
 import os
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic.fields import FieldInfo
@@ -121,6 +121,17 @@ class Settings(BaseSettings):
     engine_max_active_torrents_per_user: int = Field(default=10, ge=1)
     engine_resume_save_interval: float = Field(default=30.0, ge=1.0, le=3600)
     stream_token_ttl_seconds: int = Field(default=6 * 3600, ge=60, le=24 * 3600)
+
+    # Playback (media/): probe, HLS remux/transcode, encoders. See docs/streaming.md.
+    media_ffmpeg_path: str | None = None  # default: the static ffmpeg of the imageio-ffmpeg wheel
+    media_cache_dir: Path | None = None  # default: <data_dir>/media
+    media_hw_encoder: Literal["none", "nvenc", "vaapi", "qsv"] = "none"
+    media_max_encoders: int = Field(default=2, ge=1, le=64)
+    media_encoder_idle_seconds: float = Field(default=60.0, ge=0.1, le=3600)
+    media_segment_seconds: float = Field(default=6.0, ge=2.0, le=20.0)
+    media_read_ahead_segments: int = Field(default=2, ge=0, le=20)
+    media_segment_timeout: float = Field(default=120.0, ge=1.0, le=3600)
+    media_probe_timeout: float = Field(default=60.0, ge=1.0, le=600)
 
     @field_validator("cors_origins", "trusted_hosts", "trusted_proxies", mode="before")
     @classmethod

@@ -19,6 +19,7 @@ from torrent_streamer.streaming.ranges import RangeNotSatisfiableError, if_range
 from torrent_streamer.streaming.response import StreamResponse
 from torrent_streamer.streaming.subtitles import MAX_SUBTITLE_BYTES, SubtitleError, is_subtitle, to_webvtt
 from torrent_streamer.streaming.tokens import MAX_TOKEN_LENGTH
+from torrent_streamer.streaming.urls import stream_url
 from torrent_streamer.torrents import service as torrents_service
 from torrent_streamer.torrents.dependencies import TorrentUser
 from torrent_streamer.torrents.errors import SubtitleUnavailable, http_error
@@ -30,12 +31,6 @@ router = APIRouter(tags=["streaming"])
 
 FileIndex = Annotated[int, Path(ge=0, le=1_000_000)]
 Token = Annotated[str, Path(min_length=10, max_length=MAX_TOKEN_LENGTH)]
-
-
-def absolute_url(request: Request, services: ServicesDep, path: str) -> str:
-    """This node's public base URL (``TS_PUBLIC_URL``) or the request's own, plus ``path``."""
-    base = services.settings.public_url or str(request.base_url)
-    return base.rstrip("/") + path
 
 
 @router.post(
@@ -63,8 +58,7 @@ async def create_stream_url(
         file_index=index,
         now=clock.now(),
     )
-    path = request.app.url_path_for("stream_file", token=token)
-    return StreamUrlPublic(url=absolute_url(request, services, path), expires_at=expires_at)
+    return StreamUrlPublic(url=stream_url(request, services, token), expires_at=expires_at)
 
 
 STREAM_RESPONSES: dict[int | str, dict[str, object]] = {
@@ -142,15 +136,9 @@ async def torrent_subtitles(
         raise SubtitleUnavailable("This file is not an SRT or VTT subtitle.")
     if file.size > MAX_SUBTITLE_BYTES:
         raise SubtitleUnavailable("This subtitle file is too large.", slug="subtitle-too-large")
-    data = bytearray()
+    data = await service.read_small_file(engine, torrent.info_hash, file)
     try:
-        async with await engine.open_reader(torrent.info_hash, index) as reader:
-            while len(data) < file.size:
-                data += await reader.read(len(data), file.size - len(data))
-    except EngineError as exc:
-        raise http_error(exc) from exc
-    try:
-        text = to_webvtt(file.name, bytes(data))
+        text = to_webvtt(file.name, data)
     except SubtitleError as exc:
         raise SubtitleUnavailable(str(exc)) from None
     return Response(text, media_type="text/vtt; charset=utf-8", headers={"Cache-Control": "private, no-store"})

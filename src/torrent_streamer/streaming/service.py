@@ -32,6 +32,7 @@ class StreamTarget:
     info_hash: str
     file: FileInfo
     entry_id: uuid.UUID
+    status: TorrentStatus
 
 
 def signer_for(services: Services) -> StreamTokenSigner:
@@ -71,15 +72,34 @@ async def issue(
     now: datetime,
 ) -> tuple[str, datetime]:
     """A token for one file of one of the caller's torrents, valid ``TS_STREAM_TOKEN_TTL_SECONDS``."""
+    token, expires_at, _ = await issue_target(
+        session, services, engine, user_id=user_id, session_id=session_id, entry_id=entry_id, file_index=file_index, now=now
+    )
+    return token, expires_at
+
+
+async def issue_target(
+    session: AsyncSession,
+    services: Services,
+    engine: Engine,
+    *,
+    user_id: uuid.UUID,
+    session_id: uuid.UUID,
+    entry_id: uuid.UUID,
+    file_index: int,
+    now: datetime,
+) -> tuple[str, datetime, StreamTarget]:
+    """``issue``, plus the file the token reads (for playback, which probes it)."""
     _, torrent = await service.get_owned(session, user_id, entry_id)
     if await repository.is_blocked(session, [torrent.info_hash]):
         raise TorrentBlocked("This torrent has been taken down.")
     status = await service.ensure_in_engine(engine, torrent)
     status = await ready_status(engine, status, services.settings.engine_metadata_timeout)
-    find_file(status, file_index)
+    file = find_file(status, file_index)
     expires_at = (now + timedelta(seconds=services.settings.stream_token_ttl_seconds)).replace(microsecond=0)
     claims = StreamClaims(user_id, session_id, entry_id, file_index, expires_at)
-    return signer_for(services).issue(claims), expires_at
+    token = signer_for(services).issue(claims)
+    return token, expires_at, StreamTarget(torrent.info_hash, file, entry_id, status)
 
 
 async def authorize(services: Services, engine: Engine, token: str) -> StreamTarget:
@@ -101,7 +121,19 @@ async def authorize(services: Services, engine: Engine, token: str) -> StreamTar
     status = await service.ensure_in_engine(engine, torrent)
     status = await ready_status(engine, status, services.settings.engine_metadata_timeout)
     engine.touch(torrent.info_hash)
-    return StreamTarget(torrent.info_hash, find_file(status, claims.file_index), claims.entry_id)
+    return StreamTarget(torrent.info_hash, find_file(status, claims.file_index), claims.entry_id, status)
+
+
+async def read_small_file(engine: Engine, info_hash: str, file: FileInfo) -> bytes:
+    """A whole (small, already bounded by the caller) file of a torrent, through a reader."""
+    data = bytearray()
+    try:
+        async with await engine.open_reader(info_hash, file.index) as reader:
+            while len(data) < file.size:
+                data += await reader.read(len(data), file.size - len(data))
+    except EngineError as exc:
+        raise http_error(exc) from exc
+    return bytes(data)
 
 
 def etag_for(info_hash: str, file: FileInfo) -> str:
