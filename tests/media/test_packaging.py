@@ -85,7 +85,7 @@ def test_segment_command_keeps_source_timestamps_and_cuts_where_told() -> None:
     joined = " ".join(cmd)
     assert "-copyts -ss 6.005000 -i http://127.0.0.1:1/k -to 12.005000" in joined
     assert "-c:v copy -tag:v hvc1" in joined and "-c:a aac -ac 2" in joined
-    assert "frag_keyframe+empty_moov+default_base_moof+frag_discont" in joined
+    assert "default_base_moof+frag_discont+negative_cts_offsets" in joined
     transcode = " ".join(segment_command("ffmpeg", SegmentJob("u", 12.0, 18.0, 0, "h264", "vp9", None, None), "o"))
     assert "libx264" in transcode and "-force_key_frames 12.000000" in transcode and "-map 0:1" not in transcode
 

@@ -69,6 +69,13 @@ class SegmentStore:
             _atomic_write(self.init_path(key), init)
         _atomic_write(self.segment_path(key, index), media)
 
+    def store_init(self, key: SegmentKey, data: bytes) -> None:
+        """Keep only the init part of a short run's output (when no segment has supplied one yet)."""
+        init, _ = split_fragmented(data)
+        self.folder(key).mkdir(parents=True, exist_ok=True)
+        if not self.init_path(key).is_file():
+            _atomic_write(self.init_path(key), init)
+
     def info_hashes(self) -> list[str]:
         if not self.root.is_dir():
             return []

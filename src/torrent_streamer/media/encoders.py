@@ -154,19 +154,16 @@ class EncoderPool:
         return outcome
 
     async def run_once(self, argv: list[str], timeout: float, max_bytes: int) -> bytes:
-        """A one-shot process (a subtitle extraction): stdout up to ``max_bytes``, killed on timeout."""
+        """A one-shot process (subtitle extraction, init segment): stdout up to ``max_bytes``, killed on timeout."""
         proc = await asyncio.create_subprocess_exec(
             *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
         )
         self._processes[proc.pid] = proc
         try:
-            assert proc.stdout is not None
-            out = await asyncio.wait_for(proc.stdout.read(max_bytes + 1), timeout)
-            if len(out) > max_bytes:
-                raise EncoderFailed("The subtitle track is too large.")
+            out = await asyncio.wait_for(_read_bounded(proc, max_bytes), timeout)
             await asyncio.wait_for(proc.wait(), timeout)
         except TimeoutError:
-            raise EncoderFailed("The subtitle track took too long to extract.", headers={"Retry-After": "5"}) from None
+            raise EncoderFailed("Processing took too long.", headers={"Retry-After": "5"}) from None
         finally:
             if proc.returncode is None:
                 proc.kill()
@@ -174,7 +171,7 @@ class EncoderPool:
                     await asyncio.shield(proc.wait())
             self._processes.pop(proc.pid, None)
         if proc.returncode != 0:
-            raise EncoderFailed("The subtitle track could not be extracted.")
+            raise EncoderFailed("The media could not be processed.")
         return out
 
     def _want(self, enc: Encoder, index: int) -> None:
@@ -244,3 +241,14 @@ class EncoderPool:
         if proc.returncode != 0:
             raise OSError(f"ffmpeg exited {proc.returncode}: {stderr[-MAX_STDERR_BYTES:].decode(errors='replace')}")
         self.store.store(enc.key, seg.index, scratch)
+
+
+async def _read_bounded(proc: asyncio.subprocess.Process, max_bytes: int) -> bytes:
+    """A process's whole stdout, refusing more than ``max_bytes``."""
+    assert proc.stdout is not None
+    out = bytearray()
+    while chunk := await proc.stdout.read(64 * 1024):
+        out += chunk
+        if len(out) > max_bytes:
+            raise EncoderFailed("The output is too large.")
+    return bytes(out)

@@ -12,12 +12,13 @@ from typing import Literal
 
 HwEncoder = Literal["none", "nvenc", "vaapi", "qsv"]
 
-# Hardware H.264 encoders by setting value; "none" is software x264.
+# Hardware H.264 encoders by setting value; "none" is software x264. No B-frames: without an edit
+# list (fragmented MP4 has none) their reorder delay would shift every segment's presentation times.
 H264_ENCODERS: dict[str, list[str]] = {
-    "none": ["-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-profile:v", "high", "-pix_fmt", "yuv420p"],
-    "nvenc": ["-c:v", "h264_nvenc", "-preset", "p4", "-profile:v", "high", "-pix_fmt", "yuv420p"],
-    "vaapi": ["-vf", "format=nv12,hwupload", "-c:v", "h264_vaapi", "-profile:v", "high"],
-    "qsv": ["-c:v", "h264_qsv", "-preset", "veryfast", "-profile:v", "high", "-pix_fmt", "nv12"],
+    "none": ["-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-profile:v", "high", "-pix_fmt", "yuv420p", "-bf", "0"],
+    "nvenc": ["-c:v", "h264_nvenc", "-preset", "p4", "-profile:v", "high", "-pix_fmt", "yuv420p", "-bf", "0"],
+    "vaapi": ["-vf", "format=nv12,hwupload", "-c:v", "h264_vaapi", "-profile:v", "high", "-bf", "0"],
+    "qsv": ["-c:v", "h264_qsv", "-preset", "veryfast", "-profile:v", "high", "-pix_fmt", "nv12", "-bf", "0"],
 }
 HW_INPUT_ARGS: dict[str, list[str]] = {"vaapi": ["-vaapi_device", "/dev/dri/renderD128"]}
 
@@ -52,6 +53,8 @@ class SegmentJob:
     audio_index: int | None
     audio: str | None  # "copy" | "aac" | None
     hw: str = "none"
+    audio_codec: str | None = None  # the source's
+    seek_slack: float = 0.0  # added to the input seek: ffmpeg backs off 3/23 s when the video has B-frames
 
 
 def segment_command(ffmpeg: str, job: SegmentJob, output: str) -> list[str]:
@@ -59,7 +62,10 @@ def segment_command(ffmpeg: str, job: SegmentJob, output: str) -> list[str]:
     cmd = [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-y"]
     if job.video == "h264":
         cmd += HW_INPUT_ARGS.get(job.hw, [])
-    cmd += ["-rw_timeout", "120000000", "-copyts", "-ss", f"{job.start:.6f}", "-i", job.source_url]
+    seek = job.start + (job.seek_slack if job.video == "copy" else 0.0)
+    if job.video == "copy":
+        cmd += ["-noaccurate_seek"]  # audio starts where the copied video does, not at the slacked seek
+    cmd += ["-rw_timeout", "120000000", "-copyts", "-ss", f"{seek:.6f}", "-i", job.source_url]
     cmd += ["-to", f"{job.end:.6f}"]
     if job.video_index is not None:
         cmd += ["-map", f"0:{job.video_index}"]
@@ -77,7 +83,10 @@ def segment_command(ffmpeg: str, job: SegmentJob, output: str) -> list[str]:
     elif job.audio == "aac":
         cmd += ["-c:a", "aac", "-ac", "2", "-b:a", "160k"]
     cmd += ["-sn", "-dn", "-avoid_negative_ts", "disabled", "-muxdelay", "0"]
-    cmd += ["-f", "mp4", "-movflags", "frag_keyframe+empty_moov+default_base_moof+frag_discont", output]
+    # AC-3/E-AC-3 need a packet before their sample entry can be written: delay the moov, not empty it.
+    late_moov = job.audio == "copy" and job.audio_codec in ("ac3", "eac3")
+    flags = f"frag_keyframe+{'delay_moov' if late_moov else 'empty_moov'}+default_base_moof+frag_discont"
+    cmd += ["-f", "mp4", "-movflags", flags + "+negative_cts_offsets", output]
     return cmd
 
 

@@ -27,6 +27,7 @@ class VideoTrack:
     profile: str | None
     width: int
     height: int
+    b_frames: bool = False  # reordered frames: ffmpeg's seek backs off, copied cuts need slack
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +116,7 @@ def _describe(container: Any, file_name: str) -> MediaInfo:
     for s in container.streams:
         cc = s.codec_context
         if s.type == "video" and not s.disposition & av.stream.Disposition.attached_pic:
-            video.append(VideoTrack(s.index, cc.name, s.profile, cc.width, cc.height))
+            video.append(VideoTrack(s.index, cc.name, s.profile, cc.width, cc.height, cc.has_b_frames > 0))
         elif s.type == "audio":
             default = bool(s.disposition & av.stream.Disposition.default)
             audio.append(AudioTrack(s.index, cc.name, s.profile, cc.channels, _language(s), _title(s), default))

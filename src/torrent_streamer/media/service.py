@@ -16,8 +16,8 @@ import structlog
 from torrent_streamer.core.errors import NotFound, ServiceUnavailable, Unprocessable
 from torrent_streamer.core.metrics import Metrics
 from torrent_streamer.engine import Engine, FileInfo
-from torrent_streamer.media.cache import SegmentKey, SegmentStore
-from torrent_streamer.media.encoders import EncoderPool, PoolEvents
+from torrent_streamer.media.cache import SegmentFormatError, SegmentKey, SegmentStore
+from torrent_streamer.media.encoders import CommandFor, EncoderFailed, EncoderPool, PoolEvents
 from torrent_streamer.media.ffmpeg import SegmentJob, segment_command, subtitle_command
 from torrent_streamer.media.hls import VARIANT, Segment, grid_segments, keyframe_segments
 from torrent_streamer.media.probe import MediaInfo, ProbeError, probe_url
@@ -27,6 +27,9 @@ log = structlog.get_logger("torrent_streamer.media")
 
 PROBE_CACHE_ENTRIES = 256
 MAX_VTT_BYTES = 2 * 1024 * 1024
+INIT_RUN_SECONDS = 0.5
+MAX_INIT_RUN_BYTES = 64 * 1024 * 1024
+SEEK_SLACK_SECONDS = 0.15  # > ffmpeg's 3/23 s seek back-off for B-frame video, < any keyframe spacing
 
 
 class MediaUnplayable(Unprocessable):
@@ -160,33 +163,37 @@ class MediaService:
         self._pending_first[(info_hash, file_index, variant)] = time.monotonic()
         self.playback.setdefault(info_hash, TorrentPlayback())
 
+    def _command_for(self, info_hash: str, file: FileInfo, media: MediaInfo, variant: Variant) -> CommandFor:
+        url = self.source.url_for(info_hash, file.index)
+        video_index = media.video[0].index if media.video and variant.video else None
+        video_codec = media.video[0].codec if media.video else None
+        slack = SEEK_SLACK_SECONDS if media.video and media.video[0].b_frames else 0.0
+        audio_codec = next((t.codec for t in media.audio if t.index == variant.audio_index), None)
+
+        def command_for(seg: Segment, output: str) -> list[str]:
+            job = SegmentJob(
+                url, seg.start, seg.end, video_index, variant.video, video_codec,
+                variant.audio_index, variant.audio, self.settings.hw_encoder, audio_codec, slack,
+            )  # fmt: skip
+            return segment_command(self.settings.ffmpeg, job, output)
+
+        return command_for
+
     async def segment(self, info_hash: str, file: FileInfo, media: MediaInfo, variant: Variant, index: int) -> Path:
         """The path of segment ``index`` once it is on disk."""
         plan = self.segments(media, variant)
         if not 0 <= index < len(plan):
             raise NotFound("No such segment.", slug="segment-not-found")
         key: SegmentKey = (info_hash, file.index, variant.name)
-        url = self.source.url_for(info_hash, file.index)
-        video_index = media.video[0].index if media.video and variant.video else None
-        video_codec = media.video[0].codec if media.video else None
-
-        def command_for(seg: Segment, output: str) -> list[str]:
-            job = SegmentJob(
-                url, seg.start, seg.end, video_index, variant.video, video_codec,
-                variant.audio_index, variant.audio, self.settings.hw_encoder,
-            )  # fmt: skip
-            return segment_command(self.settings.ffmpeg, job, output)
-
         began = time.monotonic()
-        outcome = await self.pool.segment(key, plan, index, command_for)
-        seek = outcome == "restarted" or (outcome == "started" and index > 0)
+        outcome = await self.pool.segment(key, plan, index, self._command_for(info_hash, file, media, variant))
         elapsed = time.monotonic() - began
         stats = self.playback.setdefault(info_hash, TorrentPlayback())
         opened = self._pending_first.pop(key, None)
         if opened is not None:
             stats.first_segment_seconds = time.monotonic() - opened
             self.metrics.media_first_segment.observe(stats.first_segment_seconds)
-        if seek:
+        if outcome == "restarted" or (outcome == "started" and index > 0):
             stats.last_seek_seconds = elapsed
             self.metrics.media_seek_segment.observe(elapsed)
         if outcome == "restarted":
@@ -194,10 +201,22 @@ class MediaService:
         return self.store.segment_path(key, index)
 
     async def init_segment(self, info_hash: str, file: FileInfo, media: MediaInfo, variant: Variant) -> Path:
+        """The init segment: from any segment already made, else from a short run over the file's start.
+
+        A short run (not segment 0) so that a player resuming at 70 % does not start an encoder at 0.
+        """
         key: SegmentKey = (info_hash, file.index, variant.name)
         path = self.store.init_path(key)
-        if not path.is_file():
-            await self.segment(info_hash, file, media, variant, 0)
+        if path.is_file():
+            return path
+        first = self.segments(media, variant)[0]
+        probe_segment = Segment(0, first.start, min(first.end, first.start + INIT_RUN_SECONDS))
+        argv = self._command_for(info_hash, file, media, variant)(probe_segment, "pipe:1")
+        data = await self.pool.run_once(argv, self.settings.segment_timeout, MAX_INIT_RUN_BYTES)
+        try:
+            self.store.store_init(key, data)
+        except SegmentFormatError:
+            raise EncoderFailed("The stream could not be prepared.") from None
         return path
 
     # -- subtitles ---------------------------------------------------------------------
