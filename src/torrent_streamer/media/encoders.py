@@ -91,6 +91,9 @@ class EncoderPool:
     def active(self) -> int:
         return sum(1 for e in self._encoders.values() if not e.finished)
 
+    def active_for(self, info_hash: str) -> int:
+        return sum(1 for k, e in self._encoders.items() if k[0] == info_hash and not e.finished)
+
     def pids(self) -> set[int]:
         return set(self._processes)
 

@@ -20,6 +20,7 @@ from torrent_streamer.core.audit import record_event
 from torrent_streamer.core.deps import ClockDep, ServicesDep, SessionDep, client_ip, enforce_limit, ip_rate_limit
 from torrent_streamer.core.errors import PayloadTooLarge, Unprocessable, UnsupportedMediaType, problem_responses
 from torrent_streamer.engine import Magnet
+from torrent_streamer.media.runtime import MEDIA_KEY
 from torrent_streamer.torrents import presenters, repository, service
 from torrent_streamer.torrents.dependencies import TorrentAdmin, TorrentUser
 from torrent_streamer.torrents.runtime import EngineDep
@@ -150,14 +151,21 @@ async def list_torrents(principal: TorrentUser, session: SessionDep, engine: Eng
 
 @router.get("/torrents/{torrent_id}", responses=problem_responses(401, 403, 404, 422))
 async def get_torrent(
-    torrent_id: uuid.UUID, request: Request, principal: TorrentUser, session: SessionDep, engine: EngineDep
+    torrent_id: uuid.UUID,
+    request: Request,
+    principal: TorrentUser,
+    session: SessionDep,
+    engine: EngineDep,
+    services: ServicesDep,
 ) -> TorrentDetail:
-    """One torrent: files (index, name, size, MIME, streamable, subtitle link), readers, start estimate."""
+    """One torrent: files (index, name, size, MIME, streamable, subtitle link), readers, start estimate, playback."""
     entry, torrent = await service.get_owned(session, principal.user_id, torrent_id)
     status_ = service.engine_status(engine, torrent.info_hash)
     await service.refresh_metadata(session, torrent, status_)
     await session.commit()
-    return presenters.torrent_detail(entry, torrent, status_, _subtitle_url(request, entry.id))
+    detail = presenters.torrent_detail(entry, torrent, status_, _subtitle_url(request, entry.id))
+    detail.playback = presenters.playback_stats(services.extras.get(MEDIA_KEY), torrent.info_hash)
+    return detail
 
 
 @router.delete(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from torrent_streamer.engine import ReaderStatus, TorrentStatus
+from torrent_streamer.media.service import MediaService
 from torrent_streamer.streaming.subtitles import is_subtitle
 from torrent_streamer.torrents.models import LibraryEntry, Torrent
 from torrent_streamer.torrents.names import display_name
@@ -13,6 +14,7 @@ from torrent_streamer.torrents.schemas import (
     FilePublic,
     ReaderPublic,
     StreamEvent,
+    PlaybackStatsPublic,
     TorrentDetail,
     TorrentPublic,
 )
@@ -69,6 +71,19 @@ def torrent_detail(
         files=files,
         readers=readers,
         start_estimate_seconds=min(estimates) if estimates else None,
+    )
+
+
+def playback_stats(media: MediaService | None, info_hash: str) -> PlaybackStatsPublic | None:
+    """The media service's figures for this torrent, when it has played over HLS."""
+    stats = media.playback.get(info_hash) if media is not None else None
+    if media is None or stats is None:
+        return None
+    return PlaybackStatsPublic(
+        first_segment_seconds=stats.first_segment_seconds,
+        last_seek_seconds=stats.last_seek_seconds,
+        encoder_restarts=stats.encoder_restarts,
+        active_encoders=media.pool.active_for(info_hash),
     )
 
 
