@@ -4,6 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/services.sh
+# Playback tests make their clips with Debian's ffmpeg (the service itself uses the wheel's ffmpeg).
+if [ ! -x /usr/bin/ffmpeg ] || [ ! -x /usr/bin/ffprobe ]; then
+  apt-get update -qq && apt-get install -y -qq ffmpeg >/dev/null
+fi
 
 mkdir -p test-artifacts
 status=0

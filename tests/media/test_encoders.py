@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -87,6 +87,15 @@ async def rig(tmp_path: Path, clips: dict[str, Path]) -> AsyncIterator[Rig]:
     await r.close()
 
 
+async def until(condition: Callable[[], bool], seconds: float = 30.0) -> None:
+    """Poll ``condition`` (bounded): process state has no event to wait on."""
+    for _ in range(int(seconds / 0.05)):
+        if condition():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
 def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -108,7 +117,8 @@ async def test_segments_in_order_stay_a_few_ahead_and_decode(rig: Rig) -> None:
         joined.write_bytes(init + store.segment_path(rig.key(), i).read_bytes())
         assert decodes(joined)
     enc = rig.pool.encoder(rig.key())
-    assert enc is not None and enc.position <= 1 + rig.pool.read_ahead + 1
+    assert enc is not None
+    assert enc.position <= 1 + rig.pool.read_ahead + 1
     assert not store.has(rig.key(), len(rig.plan) - 1)  # it does not run to the end unasked
 
 
@@ -119,18 +129,19 @@ async def test_a_far_request_restarts_the_encoder_there(rig: Rig) -> None:
     assert await rig.pool.segment(rig.key(), rig.plan, far, rig.command()) == "restarted"
     assert rig.restarts == 1
     made = sorted(int(p.stem) for p in rig.pool.store.folder(rig.key()).glob("*.m4s"))
-    assert far in made and all(i <= 2 or i >= far for i in made)  # nothing made in between
+    assert far in made
+    assert all(i <= 2 or i >= far for i in made)
 
 
 async def test_the_pool_is_bounded(rig: Rig) -> None:
     await rig.start(max_encoders=1)
     slow = rig.command(slow=True)
     first = asyncio.create_task(rig.pool.segment(rig.key(), rig.plan, 0, slow))
-    while not rig.pool.pids():
-        await asyncio.sleep(0.05)
+    await until(lambda: bool(rig.pool.pids()))
     with pytest.raises(EncodersBusy) as refused:
         await rig.pool.segment(rig.key("h264-aac-1"), rig.plan, 0, rig.command())
-    assert isinstance(refused.value, ServiceUnavailable) and refused.value.headers["Retry-After"] == "5"
+    assert isinstance(refused.value, ServiceUnavailable)
+    assert refused.value.headers["Retry-After"] == "5"
     first.cancel()
     with pytest.raises(asyncio.CancelledError):
         await first
@@ -141,17 +152,14 @@ async def test_idle_encoders_are_stopped_and_their_processes_killed(rig: Rig) ->
     rig.pool.start()
     slow = rig.command(slow=True)
     waiting = asyncio.create_task(rig.pool.segment(rig.key(), rig.plan, 0, slow))
-    while not rig.pool.pids():
-        await asyncio.sleep(0.05)
+    await until(lambda: bool(rig.pool.pids()))
     pids = rig.pool.pids()
     # Nobody asks again: the reaper stops the encoder, kills ffmpeg and reaps it.
     with pytest.raises(ServiceUnavailable):
         await waiting
-    for _ in range(100):
-        if rig.pool.active == 0 and not rig.pool.pids():
-            break
-        await asyncio.sleep(0.05)
-    assert rig.pool.active == 0 and rig.pool.pids() == set()
+    await until(lambda: rig.pool.active == 0 and not rig.pool.pids())
+    assert rig.pool.active == 0
+    assert rig.pool.pids() == set()
     assert not any(alive(pid) for pid in pids)
     assert rig.active[-1] == 0
 
@@ -159,13 +167,15 @@ async def test_idle_encoders_are_stopped_and_their_processes_killed(rig: Rig) ->
 async def test_closing_the_pool_leaves_no_process(rig: Rig) -> None:
     await rig.start(max_encoders=2)
     slow = rig.command(slow=True)
-    tasks = [asyncio.create_task(rig.pool.segment(rig.key(v), rig.plan, 3, slow)) for v in ("copy-aac-1", "copy-copy-1")]
-    while len(rig.pool.pids()) < 2:
-        await asyncio.sleep(0.05)
+    tasks = [
+        asyncio.create_task(rig.pool.segment(rig.key(v), rig.plan, 3, slow)) for v in ("copy-aac-1", "copy-copy-1")
+    ]
+    await until(lambda: len(rig.pool.pids()) == 2)
     pids = rig.pool.pids()
     await rig.pool.close()
     for task in tasks:
         with pytest.raises(ServiceUnavailable):
             await task
-    assert rig.pool.pids() == set() and not any(alive(pid) for pid in pids)
+    assert rig.pool.pids() == set()
+    assert not any(alive(pid) for pid in pids)
     assert not list((rig.tmp / "cache").rglob("*.tmp.mp4"))  # no half-written segment left behind

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import struct
 
 import pytest
@@ -31,8 +32,9 @@ def test_keyframe_segments_tile_the_whole_duration(kfs: list[float], duration: f
     keyframes = tuple(sorted(set(kfs)))
     segments = hls.keyframe_segments(keyframes, duration, target)
     assert segments[-1].end == max(duration, keyframes[-1])
-    for a, b in zip(segments, segments[1:], strict=False):
-        assert a.end == b.start and a.start in keyframes + (0.0,)
+    for a, b in itertools.pairwise(segments):
+        assert a.end == b.start
+        assert a.start in (*keyframes, 0.0)
     assert all(s.duration > 0 for s in segments)
     assert [s.index for s in segments] == list(range(len(segments)))
 
@@ -46,8 +48,10 @@ def test_grid_segments_for_transcoding() -> None:
 def test_media_playlist_is_vod_fmp4_and_covers_the_duration() -> None:
     text = hls.media_playlist(hls.grid_segments(0.0, 20.0, 6.0))
     lines = text.splitlines()
-    assert lines[0] == "#EXTM3U" and lines[-1] == "#EXT-X-ENDLIST"
-    assert "#EXT-X-PLAYLIST-TYPE:VOD" in lines and '#EXT-X-MAP:URI="init.mp4"' in lines
+    assert lines[0] == "#EXTM3U"
+    assert lines[-1] == "#EXT-X-ENDLIST"
+    assert "#EXT-X-PLAYLIST-TYPE:VOD" in lines
+    assert '#EXT-X-MAP:URI="init.mp4"' in lines
     assert "#EXT-X-TARGETDURATION:6" in lines
     total = sum(float(line.split(":")[1].rstrip(",")) for line in lines if line.startswith("#EXTINF"))
     assert total == pytest.approx(20.0)
@@ -84,10 +88,13 @@ def test_segment_command_keeps_source_timestamps_and_cuts_where_told() -> None:
     cmd = segment_command("ffmpeg", job, "/tmp/out.mp4")
     joined = " ".join(cmd)
     assert "-copyts -ss 6.005000 -i http://127.0.0.1:1/k -to 12.005000" in joined
-    assert "-c:v copy -tag:v hvc1" in joined and "-c:a aac -ac 2" in joined
+    assert "-c:v copy -tag:v hvc1" in joined
+    assert "-c:a aac -ac 2" in joined
     assert "default_base_moof+frag_discont+negative_cts_offsets" in joined
     transcode = " ".join(segment_command("ffmpeg", SegmentJob("u", 12.0, 18.0, 0, "h264", "vp9", None, None), "o"))
-    assert "libx264" in transcode and "-force_key_frames 12.000000" in transcode and "-map 0:1" not in transcode
+    assert "libx264" in transcode
+    assert "-force_key_frames 12.000000" in transcode
+    assert "-map 0:1" not in transcode
 
 
 @pytest.mark.parametrize(
@@ -121,5 +128,7 @@ def test_loopback_range_past_the_end() -> None:
 
 
 def test_variant_names() -> None:
-    assert hls.VARIANT.match("copy-aac-1") and hls.VARIANT.match("h264-none-x")
-    assert not hls.VARIANT.match("copy-aac-1/../x") and not hls.VARIANT.match("vp9-aac-1")
+    assert hls.VARIANT.match("copy-aac-1")
+    assert hls.VARIANT.match("h264-none-x")
+    assert not hls.VARIANT.match("copy-aac-1/../x")
+    assert not hls.VARIANT.match("vp9-aac-1")

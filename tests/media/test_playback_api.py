@@ -93,7 +93,8 @@ async def fetch_segment(library: Library, master_url: str, index: int, folder: P
     base = master_url.rsplit("/", 1)[0]
     init = await library.get(f"{base}/init.mp4")
     segment = await library.get(f"{base}/{index}.m4s")
-    assert init.status_code == 200 and segment.status_code == 200, segment.text
+    assert init.status_code == 200
+    assert segment.status_code == 200, segment.text
     path = folder / f"{index}.mp4"
     path.write_bytes(init.content + segment.content)
     return path
@@ -112,13 +113,15 @@ async def test_decision_per_clip_and_profile(library: Library, name: str, profil
     assert answer["media"]["video"][0]["codec"] == CLIPS[name].video
     assert [t["codec"] for t in answer["audio_tracks"]] == [CLIPS[name].audio]
     if mode == "direct":
-        assert "/api/v1/stream/" in answer["url"] and not answer["url"].endswith(".m3u8")
+        assert "/api/v1/stream/" in answer["url"]
+        assert not answer["url"].endswith(".m3u8")
         raw = await library.get(answer["url"])
         assert raw.content == library.files[name]
         return
     assert answer["url"].endswith("/master.m3u8")
     master = await library.get(answer["url"])
-    assert master.status_code == 200 and master.headers["content-type"] == "application/vnd.apple.mpegurl"
+    assert master.status_code == 200
+    assert master.headers["content-type"] == "application/vnd.apple.mpegurl"
     assert "video.m3u8" in master.text
     playlist = await library.get(answer["url"].replace("master.m3u8", "video.m3u8"))
     lines = playlist.text.splitlines()
@@ -147,7 +150,8 @@ async def test_segment_at_70_percent_does_not_make_earlier_segments(library: Lib
     info_hash = ts.engine_of(library.app).list_status()[0].info_hash
     key = (info_hash, library.index("h264-ac3.mkv"), answer["url"].rsplit("/", 2)[1])
     made = sorted(int(p.stem) for p in library.media.store.folder(key).glob("*.m4s"))
-    assert made and min(made) == late
+    assert made
+    assert min(made) == late
 
 
 async def test_embedded_and_file_subtitles_as_webvtt(library: Library) -> None:
@@ -156,17 +160,22 @@ async def test_embedded_and_file_subtitles_as_webvtt(library: Library) -> None:
     embedded = [s for s in subs if s["source"] == "embedded"]
     assert [(s["language"], s["convertible"]) for s in embedded] == [("eng", True)]
     vtt = await library.get(embedded[0]["url"])
-    assert vtt.status_code == 200 and vtt.headers["content-type"].startswith("text/vtt")
-    assert vtt.text.startswith("WEBVTT") and all(cue in vtt.text for cue in CUES)
+    assert vtt.status_code == 200
+    assert vtt.headers["content-type"].startswith("text/vtt")
+    assert vtt.text.startswith("WEBVTT")
+    assert all(cue in vtt.text for cue in CUES)
     files = [s for s in subs if s["source"] == "file"]
     assert [s["label"] for s in files] == ["extra.srt"]
     from_file = await library.get(files[0]["url"])
-    assert from_file.text.startswith("WEBVTT") and CUES[1] in from_file.text
+    assert from_file.text.startswith("WEBVTT")
+    assert CUES[1] in from_file.text
     master = (await library.get(answer["url"])).text
-    assert 'TYPE=SUBTITLES,GROUP-ID="subs"' in master and 'SUBTITLES="subs"' in master
+    assert 'TYPE=SUBTITLES,GROUP-ID="subs"' in master
+    assert 'SUBTITLES="subs"' in master
     sub_playlist_rel = next(part for part in master.split('URI="')[1:]).split('"')[0]
     sub_playlist = await library.get(answer["url"].rsplit("/", 1)[0] + "/" + sub_playlist_rel)
-    assert sub_playlist.status_code == 200 and "#EXT-X-ENDLIST" in sub_playlist.text
+    assert sub_playlist.status_code == 200
+    assert "#EXT-X-ENDLIST" in sub_playlist.text
 
 
 async def test_capabilities_in_the_body_win_over_the_user_agent(library: Library) -> None:
@@ -174,7 +183,8 @@ async def test_capabilities_in_the_body_win_over_the_user_agent(library: Library
     answer = (await library.playback("hevc-aac.mkv", CHROME_UA, body)).json()
     assert answer["mode"] == "remux"
     one_channel = (await library.playback("h264-ac3.mkv", SAFARI_UA, {"max_audio_channels": 2})).json()
-    assert one_channel["mode"] == "remux" and "copy-aac-" in one_channel["url"]
+    assert one_channel["mode"] == "remux"
+    assert "copy-aac-" in one_channel["url"]
 
 
 @pytest.mark.parametrize(
@@ -190,9 +200,11 @@ async def test_malformed_body_is_422(library: Library, body: object) -> None:
 
 async def test_unknown_audio_track_is_422_and_non_media_is_422(library: Library) -> None:
     response = await library.playback("faststart.mp4", CHROME_UA, {"audio_track": 9})
-    assert response.status_code == 422 and response.json()["type"].endswith("audio-track-not-found")
+    assert response.status_code == 422
+    assert response.json()["type"].endswith("audio-track-not-found")
     response = await library.playback("extra.srt", CHROME_UA)
-    assert response.status_code == 422 and response.json()["type"].endswith("media-unplayable")
+    assert response.status_code == 422
+    assert response.json()["type"].endswith("media-unplayable")
 
 
 async def test_another_user_gets_404(library: Library) -> None:

@@ -93,7 +93,8 @@ async def test_probe_and_remux_on_a_partly_downloaded_torrent(
         f"/api/v1/torrents/{torrent_id}/files/{names.index('moov-at-end.mp4')}/playback", headers=headers
     )
     assert response.status_code == 200, response.text
-    assert response.json()["mode"] == "direct" and response.json()["media"]["video"][0]["codec"] == "h264"
+    assert response.json()["mode"] == "direct"
+    assert response.json()["media"]["video"][0]["codec"] == "h264"
     engine = app.state.services.extras["engine"]
     assert engine.status(swarm_media.info_hash).progress < 1.0  # probed before the download finished
 
@@ -106,18 +107,21 @@ async def test_probe_and_remux_on_a_partly_downloaded_torrent(
     late = int(count * 0.7)
     init = await client.get(f"{base}/init.mp4")
     segment = await client.get(f"{base}/{late}.m4s")
-    assert init.status_code == 200 and segment.status_code == 200, segment.text
+    assert init.status_code == 200
+    assert segment.status_code == 200, segment.text
     path = tmp_path / "late.mp4"
     path.write_bytes(init.content + segment.content)
     codecs = sorted(str(s["codec_name"]) for s in ffprobe(path)["streams"])  # type: ignore[attr-defined]
-    assert codecs == ["aac", "h264"] and decodes(path)
+    assert codecs == ["aac", "h264"]
+    assert decodes(path)
     media = app.state.services.extras["media"]
     assert isinstance(media, MediaService)
     key = (swarm_media.info_hash, mkv, base.rsplit("/", 1)[1])
     assert min(int(p.stem) for p in media.store.folder(key).glob("*.m4s")) == late
 
     vtt = await client.get(urlsplit(answer["subtitles"][0]["url"]).path)
-    assert vtt.status_code == 200 and all(cue in vtt.text for cue in CUES)
+    assert vtt.status_code == 200
+    assert all(cue in vtt.text for cue in CUES)
 
     # The torrent's status shows the active reader's playback figures.
     detail = (await client.get(f"/api/v1/torrents/{torrent_id}", headers=user.headers)).json()

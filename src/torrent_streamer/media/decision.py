@@ -105,7 +105,9 @@ class Decision:
     @property
     def variant(self) -> str:
         """The HLS variant name (a path segment): what the encoder does to video and audio."""
-        return f"{self.video or 'none'}-{self.audio or 'none'}-{self.audio_track if self.audio_track is not None else 'x'}"
+        return (
+            f"{self.video or 'none'}-{self.audio or 'none'}-{self.audio_track if self.audio_track is not None else 'x'}"
+        )
 
 
 def default_audio(media: MediaInfo) -> AudioTrack | None:
@@ -134,7 +136,9 @@ def decide(media: MediaInfo, caps: Capabilities, audio_track: int | None = None)
     index = chosen.index if chosen is not None else None
     if video_ok and audio_ok and container_ok and not picked_other:
         return Decision("direct", "copy" if video else None, "copy" if chosen else None, index)
-    audio = None if chosen is None else ("copy" if audio_ok and chosen.codec in FMP4_AUDIO else "aac")
+    audio: Literal["copy", "aac"] | None = None
+    if chosen is not None:
+        audio = "copy" if audio_ok and chosen.codec in FMP4_AUDIO else "aac"
     if video_ok:
         return Decision("remux", "copy" if video else None, audio, index)
     return Decision("transcode", "h264", audio, index)

@@ -248,7 +248,8 @@ class EncoderPool:
 
 async def _read_bounded(proc: asyncio.subprocess.Process, max_bytes: int) -> bytes:
     """A process's whole stdout, refusing more than ``max_bytes``."""
-    assert proc.stdout is not None
+    if proc.stdout is None:
+        raise RuntimeError("stdout is not a pipe")
     out = bytearray()
     while chunk := await proc.stdout.read(64 * 1024):
         out += chunk

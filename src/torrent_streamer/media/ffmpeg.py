@@ -15,7 +15,20 @@ HwEncoder = Literal["none", "nvenc", "vaapi", "qsv"]
 # Hardware H.264 encoders by setting value; "none" is software x264. No B-frames: without an edit
 # list (fragmented MP4 has none) their reorder delay would shift every segment's presentation times.
 H264_ENCODERS: dict[str, list[str]] = {
-    "none": ["-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-profile:v", "high", "-pix_fmt", "yuv420p", "-bf", "0"],
+    "none": [
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-crf",
+        "23",
+        "-profile:v",
+        "high",
+        "-pix_fmt",
+        "yuv420p",
+        "-bf",
+        "0",
+    ],
     "nvenc": ["-c:v", "h264_nvenc", "-preset", "p4", "-profile:v", "high", "-pix_fmt", "yuv420p", "-bf", "0"],
     "vaapi": ["-vf", "format=nv12,hwupload", "-c:v", "h264_vaapi", "-profile:v", "high", "-bf", "0"],
     "qsv": ["-c:v", "h264_qsv", "-preset", "veryfast", "-profile:v", "high", "-pix_fmt", "nv12", "-bf", "0"],

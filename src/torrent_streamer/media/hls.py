@@ -83,7 +83,9 @@ def _quoted(text: str) -> str:
     return '"' + re.sub(r'["\r\n\x00-\x1f]', "", text)[:100] + '"'
 
 
-def master_playlist(bandwidth: int, codecs: str | None, resolution: str | None, subtitles: list[SubtitleRendition]) -> str:
+def master_playlist(
+    bandwidth: int, codecs: str | None, resolution: str | None, subtitles: list[SubtitleRendition]
+) -> str:
     """One variant stream plus a subtitle group (``SUBTITLES="subs"``) when there are text tracks."""
     lines = ["#EXTM3U", "#EXT-X-VERSION:7", "#EXT-X-INDEPENDENT-SEGMENTS"]
     for i, sub in enumerate(subtitles):

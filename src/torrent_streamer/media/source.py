@@ -87,8 +87,8 @@ class LoopbackSource:
 
     async def _accept(self, rd: asyncio.StreamReader, wr: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
-        assert task is not None
-        self._connections.add(task)
+        if task is not None:
+            self._connections.add(task)
         try:
             await self._serve(rd, wr)
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError):
@@ -96,7 +96,8 @@ class LoopbackSource:
         except asyncio.CancelledError:
             pass  # shutdown: the connection handler ends quietly (asyncio logs a cancelled handler)
         finally:
-            self._connections.discard(task)
+            if task is not None:
+                self._connections.discard(task)
             wr.close()
             with contextlib.suppress(Exception):
                 await wr.wait_closed()

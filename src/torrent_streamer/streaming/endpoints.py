@@ -13,7 +13,7 @@ from fastapi import APIRouter, Path, Request, Response
 from torrent_streamer.auth.dependencies import public_route
 from torrent_streamer.core.deps import ClockDep, ServicesDep, SessionDep
 from torrent_streamer.core.errors import RangeNotSatisfiable, problem_responses
-from torrent_streamer.engine import EngineError, FileReader
+from torrent_streamer.engine import FileReader
 from torrent_streamer.streaming import service
 from torrent_streamer.streaming.ranges import RangeNotSatisfiableError, if_range_allows, parse_range
 from torrent_streamer.streaming.response import StreamResponse
@@ -22,7 +22,7 @@ from torrent_streamer.streaming.tokens import MAX_TOKEN_LENGTH
 from torrent_streamer.streaming.urls import stream_url
 from torrent_streamer.torrents import service as torrents_service
 from torrent_streamer.torrents.dependencies import TorrentUser
-from torrent_streamer.torrents.errors import SubtitleUnavailable, http_error
+from torrent_streamer.torrents.errors import SubtitleUnavailable
 from torrent_streamer.torrents.names import content_disposition
 from torrent_streamer.torrents.runtime import EngineDep
 from torrent_streamer.torrents.schemas import StreamUrlPublic

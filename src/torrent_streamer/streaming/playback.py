@@ -100,12 +100,9 @@ def _subtitles(request: Request, services: ServicesDep, token: str, media: Media
         for n, s in enumerate(media.subtitles)
     ]  # fmt: skip
     for f in _subtitle_files(files):
-        out.append(
-            SubtitlePublic(
-                language=None, label=posixpath.basename(f.name), url=subtitle_url(request, services, token, f"f{f.index}"),
-                convertible=True, source="file",
-            )
-        )  # fmt: skip
+        url = subtitle_url(request, services, token, f"f{f.index}")
+        label = posixpath.basename(f.name)
+        out.append(SubtitlePublic(language=None, label=label, url=url, convertible=True, source="file"))
     return out
 
 

@@ -73,7 +73,14 @@ async def issue(
 ) -> tuple[str, datetime]:
     """A token for one file of one of the caller's torrents, valid ``TS_STREAM_TOKEN_TTL_SECONDS``."""
     token, expires_at, _ = await issue_target(
-        session, services, engine, user_id=user_id, session_id=session_id, entry_id=entry_id, file_index=file_index, now=now
+        session,
+        services,
+        engine,
+        user_id=user_id,
+        session_id=session_id,
+        entry_id=entry_id,
+        file_index=file_index,
+        now=now,
     )
     return token, expires_at
 

@@ -12,9 +12,9 @@ from torrent_streamer.torrents.names import display_name
 from torrent_streamer.torrents.schemas import (
     AdminTorrentPublic,
     FilePublic,
+    PlaybackStatsPublic,
     ReaderPublic,
     StreamEvent,
-    PlaybackStatsPublic,
     TorrentDetail,
     TorrentPublic,
 )
