@@ -2,7 +2,7 @@
 // Tokens live in memory only (a reload signs out); every text from the server goes through textContent.
 const API = "/api/v1";
 const $ = (id) => document.getElementById(id);
-const state = { access: null, refresh: null, mfaToken: null, torrent: null, file: null, events: null, saveTimer: null, subtitleUrl: null };
+const state = { access: null, refresh: null, mfaToken: null, torrent: null, file: null, events: null, saveTimer: null, subtitleUrl: null, playback: null };
 
 class ApiError extends Error {
   constructor(status, problem) {
@@ -193,26 +193,19 @@ function renderFiles(torrent) {
 }
 
 // --- playback --------------------------------------------------------------------------------
-function subtitleFor(torrent, file) {
-  const stem = file.name.replace(/\.[^.\/]+$/, "").toLowerCase();
-  const subs = torrent.files.filter((f) => /\.(srt|vtt)$/i.test(f.name));
-  return subs.find((f) => f.name.toLowerCase().startsWith(stem)) || subs[0] || null;
-}
-
 async function play(torrent, file) {
   clearError();
   stopWatching();
   state.file = file;
   const video = $("video");
   try {
-    const link = await call(`/torrents/${encodeURIComponent(torrent.id)}/files/${file.index}/stream`, { method: "POST" });
     show("watch");
     $("now-playing").textContent = file.name;
-    video.replaceChildren();
-    await attachSubtitles(torrent, file);
     const resumeAt = await resumePosition(torrent, file);
-    video.src = link.url;
-    if (resumeAt > 0) video.addEventListener("loadedmetadata", () => { video.currentTime = resumeAt; }, { once: true });
+    // Direct, HLS remux or transcode, subtitles and pickers: js/playback.js.
+    state.playback = await window.startPlayback(video, torrent.id, file.index, (path, opts) => call(path, opts), {
+      startAt: resumeAt, onStatus: say, pickers: $("playback-pickers"), onSwitch: (next) => { state.playback = next; },
+    });
     watchEvents(torrent);
     state.saveTimer = setInterval(savePosition, 10000);
     say("Starting…");
@@ -221,25 +214,6 @@ async function play(torrent, file) {
     if (error instanceof DOMException && error.name === "NotAllowedError") { say("Press play to start."); return; }
     fail(error);
   }
-}
-
-async function attachSubtitles(torrent, file) {
-  const sub = subtitleFor(torrent, file);
-  if (!sub) return;
-  try {
-    // <track> cannot send Authorization: fetch the WebVTT with the token and hand it over as a blob: URL.
-    const path = sub.subtitle_url || `/torrents/${encodeURIComponent(torrent.id)}/files/${sub.index}/subtitles.vtt`;
-    const response = await call(path, { raw: true });
-    const blob = new Blob([await response.text()], { type: "text/vtt" });
-    state.subtitleUrl = URL.createObjectURL(blob);
-    const track = document.createElement("track");
-    track.kind = "subtitles";
-    track.label = sub.name;
-    track.srclang = "en";
-    track.src = state.subtitleUrl;
-    track.default = true;
-    $("video").append(track);
-  } catch (error) { say(`Subtitles unavailable: ${error.message}`); }
 }
 
 async function resumePosition(torrent, file) {
@@ -312,6 +286,7 @@ function stopWatching() {
   if (state.events) { state.events.abort(); state.events = null; }
   if (state.saveTimer) { clearInterval(state.saveTimer); state.saveTimer = null; savePosition(); }
   if (state.subtitleUrl) { URL.revokeObjectURL(state.subtitleUrl); state.subtitleUrl = null; }
+  if (state.playback) { state.playback.destroy(); state.playback = null; }
   const video = $("video");
   video.pause();
   video.removeAttribute("src");
