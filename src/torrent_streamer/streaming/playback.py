@@ -7,7 +7,6 @@ the stream token (everything under ``/stream/{token}/…``, signed like the raw 
 from __future__ import annotations
 
 import posixpath
-import re
 import uuid
 from typing import Annotated
 
@@ -128,6 +127,7 @@ async def create_playback(
         session, services, engine, user_id=principal.user_id, session_id=principal.session_id,
         entry_id=torrent_id, file_index=index, now=clock.now(),
     )  # fmt: skip
+    await session.commit()  # nothing to write; end the transaction before a probe that may wait on pieces
     media = await media_service.probe(target.info_hash, target.file)
     caps = capabilities(
         request.headers.get("user-agent"),
@@ -267,7 +267,5 @@ async def stream_subtitle_playlist(
 ) -> Response:
     """A one-segment WebVTT playlist for the master playlist's subtitle group."""
     _, media = await _target(token, services, engine, media_service)
-    if not re.fullmatch(r"[ef]\d{1,6}", ref):
-        raise NotFound("No such subtitle.", slug="subtitle-not-found")
     text = hls.subtitle_playlist(media.duration, f"{ref}.vtt")
     return Response(text, media_type=PLAYLIST, headers={"Cache-Control": "private, no-store"})
