@@ -32,6 +32,8 @@ MODES = {
     "vp9-opus.webm": "direct",
 }
 
+ORDER = ["hevc-aac.mkv", "vp9-opus.webm", "h264-ac3.mkv", "faststart.mp4", "moov-at-end.mp4"]
+
 
 @pytest.fixture
 def live_settings() -> dict[str, Any]:

@@ -158,21 +158,14 @@ class EncoderPool:
 
     async def run_once(self, argv: list[str], timeout: float, max_bytes: int) -> bytes:
         """A one-shot process (subtitle extraction, init segment): stdout up to ``max_bytes``, killed on timeout."""
-        proc = await asyncio.create_subprocess_exec(
-            *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-        )
-        self._processes[proc.pid] = proc
+        proc = await self._spawn(argv, asyncio.subprocess.PIPE)
         try:
             out = await asyncio.wait_for(_read_bounded(proc, max_bytes), timeout)
             await asyncio.wait_for(proc.wait(), timeout)
         except TimeoutError:
             raise EncoderFailed("Processing took too long.", headers={"Retry-After": "5"}) from None
         finally:
-            if proc.returncode is None:
-                proc.kill()
-                with contextlib.suppress(ProcessLookupError):
-                    await asyncio.shield(proc.wait())
-            self._processes.pop(proc.pid, None)
+            await self._reap(proc)
         if proc.returncode != 0:
             raise EncoderFailed("The media could not be processed.")
         return out
@@ -224,21 +217,29 @@ class EncoderPool:
         finally:
             enc.progress.set()
 
+    async def _spawn(self, argv: list[str], stdout: int) -> asyncio.subprocess.Process:
+        proc = await asyncio.create_subprocess_exec(
+            *argv, stdin=asyncio.subprocess.DEVNULL, stdout=stdout, stderr=asyncio.subprocess.PIPE
+        )
+        self._processes[proc.pid] = proc
+        return proc
+
+    async def _reap(self, proc: asyncio.subprocess.Process) -> None:
+        """Kill the process if it still runs and wait for it (even when cancelled): no zombie, no orphan."""
+        if proc.returncode is None:
+            proc.kill()
+            with contextlib.suppress(ProcessLookupError):
+                await asyncio.shield(proc.wait())
+        self._processes.pop(proc.pid, None)
+
     async def _produce(self, enc: Encoder, seg: Segment) -> None:
         scratch = self.store.scratch(enc.key, seg.index)
         argv = enc.command_for(seg, str(scratch))
-        proc = await asyncio.create_subprocess_exec(
-            *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
-        )
-        self._processes[proc.pid] = proc
+        proc = await self._spawn(argv, asyncio.subprocess.DEVNULL)
         try:
             _, stderr = await proc.communicate()
         finally:
-            if proc.returncode is None:
-                proc.kill()
-                with contextlib.suppress(ProcessLookupError):
-                    await asyncio.shield(proc.wait())
-            self._processes.pop(proc.pid, None)
+            await self._reap(proc)
             if proc.returncode != 0:
                 scratch.unlink(missing_ok=True)
         if proc.returncode != 0:

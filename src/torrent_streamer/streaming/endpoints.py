@@ -48,7 +48,7 @@ async def create_stream_url(
     clock: ClockDep,
 ) -> StreamUrlPublic:
     """A signed, short-lived URL for one file, bound to the caller, their session and the file."""
-    token, expires_at = await service.issue(
+    token, expires_at, _ = await service.issue_target(
         session,
         services,
         engine,

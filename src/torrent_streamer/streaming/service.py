@@ -60,31 +60,6 @@ async def ready_status(engine: Engine, status: TorrentStatus, wait_seconds: floa
     return engine.status(status.info_hash)
 
 
-async def issue(
-    session: AsyncSession,
-    services: Services,
-    engine: Engine,
-    *,
-    user_id: uuid.UUID,
-    session_id: uuid.UUID,
-    entry_id: uuid.UUID,
-    file_index: int,
-    now: datetime,
-) -> tuple[str, datetime]:
-    """A token for one file of one of the caller's torrents, valid ``TS_STREAM_TOKEN_TTL_SECONDS``."""
-    token, expires_at, _ = await issue_target(
-        session,
-        services,
-        engine,
-        user_id=user_id,
-        session_id=session_id,
-        entry_id=entry_id,
-        file_index=file_index,
-        now=now,
-    )
-    return token, expires_at
-
-
 async def issue_target(
     session: AsyncSession,
     services: Services,
@@ -96,7 +71,8 @@ async def issue_target(
     file_index: int,
     now: datetime,
 ) -> tuple[str, datetime, StreamTarget]:
-    """``issue``, plus the file the token reads (for playback, which probes it)."""
+    """A token for one file of one of the caller's torrents, valid ``TS_STREAM_TOKEN_TTL_SECONDS``,
+    and the file it reads (playback probes it)."""
     _, torrent = await service.get_owned(session, user_id, entry_id)
     if await repository.is_blocked(session, [torrent.info_hash]):
         raise TorrentBlocked("This torrent has been taken down.")
