@@ -80,7 +80,8 @@ async def test_player_page_has_sri_and_strict_csp(client: httpx.AsyncClient) -> 
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     assert_page_headers(response)
-    assert await assert_page_is_locked_down(client, "/app", response.text) == 2
+    # the stylesheet, hls.js, playback.js and player.js: each self-hosted with SRI
+    assert await assert_page_is_locked_down(client, "/app", response.text) == 4
 
 
 async def test_static_files_are_immutable_and_content_addressed(client: httpx.AsyncClient) -> None:
