@@ -5,11 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/system-deps.sh
 bash scripts/services.sh
-# The cluster tests need Debian's HAProxy (haproxy -c on deploy/haproxy, the balancer of the e2e run).
-if ! command -v haproxy >/dev/null 2>&1 && [ ! -x /usr/sbin/haproxy ]; then
-  sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
-  $sudo_cmd apt-get update -qq && $sudo_cmd apt-get install -y -qq haproxy >/dev/null
-fi
 
 mkdir -p test-artifacts
 status=0

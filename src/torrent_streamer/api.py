@@ -22,6 +22,7 @@ def build_api_router() -> APIRouter:
     from torrent_streamer.auth.endpoints_web import router as auth_web_router
     from torrent_streamer.catalog.endpoints import router as catalog_router
     from torrent_streamer.streaming.endpoints import router as streaming_router
+    from torrent_streamer.streaming.playback import router as playback_router
     from torrent_streamer.torrents.endpoints import router as torrents_router
     from torrent_streamer.users.endpoints import router as users_router
 
@@ -32,6 +33,7 @@ def build_api_router() -> APIRouter:
     api.include_router(catalog_router)
     api.include_router(torrents_router)
     api.include_router(streaming_router)
+    api.include_router(playback_router)
     api.include_router(admin_router)
     return api
 
@@ -63,8 +65,12 @@ def lifespan_hooks() -> list[Callable[[Services], AbstractAsyncContextManager[No
     from torrent_streamer.auth.context import auth_lifespan
     from torrent_streamer.catalog.dependencies import catalog_lifespan
     from torrent_streamer.cluster.node import cluster_lifespan
+    from torrent_streamer.media.runtime import media_lifespan
     from torrent_streamer.streaming.fastpath import stream_lifespan
-    from torrent_streamer.torrents.runtime import engine_lifespan
+    from torrent_streamer.torrents.runtime import engine_lifespan, get_engine
     from torrent_streamer.web.dependencies import web_lifespan
 
-    return [auth_lifespan, engine_lifespan, cluster_lifespan, catalog_lifespan, web_lifespan, stream_lifespan]
+    def media_hook(services: Services) -> AbstractAsyncContextManager[None]:
+        return media_lifespan(services, get_engine(services))
+
+    return [auth_lifespan, engine_lifespan, cluster_lifespan, media_hook, catalog_lifespan, web_lifespan, stream_lifespan]

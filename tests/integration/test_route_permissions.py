@@ -105,6 +105,14 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("DELETE", "/api/v1/admin/blocked/{blocked_id}"): "admin_torrents",
     ("POST", "/api/v1/torrents/{torrent_id}/files/{index}/stream"): "torrents_use",
     ("GET", "/api/v1/stream/{info_hash}/{token}"): PUBLIC,
+    # playback: the decision checks ownership; HLS and WebVTT authenticate by the same signed token
+    ("POST", "/api/v1/torrents/{torrent_id}/files/{index}/playback"): "torrents_use",
+    ("GET", "/api/v1/stream/{info_hash}/{token}/hls/{variant}/master.m3u8"): PUBLIC,
+    ("GET", "/api/v1/stream/{info_hash}/{token}/hls/{variant}/video.m3u8"): PUBLIC,
+    ("GET", "/api/v1/stream/{info_hash}/{token}/hls/{variant}/init.mp4"): PUBLIC,
+    ("GET", "/api/v1/stream/{info_hash}/{token}/hls/{variant}/{segment}.m4s"): PUBLIC,
+    ("GET", "/api/v1/stream/{info_hash}/{token}/subtitles/{ref}.vtt"): PUBLIC,
+    ("GET", "/api/v1/stream/{info_hash}/{token}/subtitles/{ref}.m3u8"): PUBLIC,
     ("GET", "/api/v1/torrents/{torrent_id}/files/{index}/subtitles.vtt"): "torrents_use",
 }
 

@@ -10,7 +10,7 @@ import os
 import socket
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic.fields import FieldInfo
@@ -175,6 +175,17 @@ class Settings(BaseSettings):
     cluster_enabled: bool = False
     cluster_lease_seconds: float = Field(default=10.0, ge=2.0, le=600)  # a dead holder's lease lapses after this
     cluster_interval_seconds: float = Field(default=1.0, gt=0, le=60)  # publish / store / release tick
+
+    # Playback (media/): probe, HLS remux/transcode, encoders. See docs/streaming.md.
+    media_ffmpeg_path: str | None = None  # default: the static ffmpeg of the imageio-ffmpeg wheel
+    media_cache_dir: Path | None = None  # default: <data_dir>/media
+    media_hw_encoder: Literal["none", "nvenc", "vaapi", "qsv"] = "none"
+    media_max_encoders: int = Field(default=2, ge=1, le=64)
+    media_encoder_idle_seconds: float = Field(default=60.0, ge=0.1, le=3600)
+    media_segment_seconds: float = Field(default=6.0, ge=2.0, le=20.0)
+    media_read_ahead_segments: int = Field(default=2, ge=0, le=20)
+    media_segment_timeout: float = Field(default=120.0, ge=1.0, le=3600)
+    media_probe_timeout: float = Field(default=60.0, ge=1.0, le=600)
 
     @field_validator("cors_origins", "trusted_hosts", "trusted_proxies", mode="before")
     @classmethod

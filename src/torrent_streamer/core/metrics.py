@@ -52,6 +52,22 @@ class Metrics:
             "ts_stream_stalled_seconds_total", "Seconds readers spent waiting on missing pieces", registry=r
         )
         self.stream_bytes = Counter("ts_stream_bytes_total", "Bytes served to players", registry=r)
+        self.media_first_segment = Histogram(
+            "ts_media_first_segment_seconds",
+            "Playback answer to its first HLS segment on disk",
+            buckets=STREAM_BUCKETS,
+            registry=r,
+        )
+        self.media_seek_segment = Histogram(
+            "ts_media_seek_segment_seconds",
+            "Segment request that (re)started an encoder away from the start to segment on disk",
+            buckets=STREAM_BUCKETS,
+            registry=r,
+        )
+        self.media_encoder_restarts = Counter(
+            "ts_media_encoder_restarts_total", "Encoders restarted by a request far from them", registry=r
+        )
+        self.media_encoders = Gauge("ts_media_encoders", "Running HLS encoders", registry=r)
         self.engine_torrents = Gauge("ts_engine_torrents", "Torrents in the engine", registry=r)
         self.engine_readers = Gauge("ts_engine_readers", "Open stream readers", registry=r)
         self.engine_download_rate = Gauge("ts_engine_download_bytes_per_second", "Download rate", registry=r)

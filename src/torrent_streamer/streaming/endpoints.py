@@ -13,7 +13,7 @@ from fastapi import APIRouter, Path, Request, Response
 from torrent_streamer.auth.dependencies import public_route
 from torrent_streamer.core.deps import ClockDep, ServicesDep, SessionDep
 from torrent_streamer.core.errors import RangeNotSatisfiable, problem_responses
-from torrent_streamer.engine import EngineError, FileReader
+from torrent_streamer.engine import FileReader
 from torrent_streamer.streaming import service
 from torrent_streamer.streaming.content import served_headers
 from torrent_streamer.streaming.ranges import RangeNotSatisfiableError, if_range_allows, parse_range
@@ -23,7 +23,7 @@ from torrent_streamer.streaming.tokens import MAX_TOKEN_LENGTH
 from torrent_streamer.streaming.urls import INFO_HASH_PATTERN, stream_url
 from torrent_streamer.torrents import service as torrents_service
 from torrent_streamer.torrents.dependencies import TorrentUser
-from torrent_streamer.torrents.errors import SubtitleUnavailable, http_error
+from torrent_streamer.torrents.errors import SubtitleUnavailable
 from torrent_streamer.torrents.limits import LeasedReader, stream_caps
 from torrent_streamer.torrents.runtime import EngineDep
 from torrent_streamer.torrents.schemas import StreamUrlPublic
@@ -50,7 +50,7 @@ async def create_stream_url(
     clock: ClockDep,
 ) -> StreamUrlPublic:
     """A signed, short-lived URL for one file, bound to the caller, their session and the file."""
-    info_hash, token, expires_at = await service.issue(
+    token, expires_at, target = await service.issue_target(
         session,
         services,
         engine,
@@ -60,7 +60,7 @@ async def create_stream_url(
         file_index=index,
         now=clock.now(),
     )
-    return StreamUrlPublic(url=stream_url(request, info_hash, token), expires_at=expires_at)
+    return StreamUrlPublic(url=stream_url(request, target.info_hash, token), expires_at=expires_at)
 
 
 STREAM_RESPONSES: dict[int | str, dict[str, object]] = {
@@ -151,15 +151,9 @@ async def torrent_subtitles(
         raise SubtitleUnavailable("This file is not an SRT or VTT subtitle.")
     if file.size > MAX_SUBTITLE_BYTES:
         raise SubtitleUnavailable("This subtitle file is too large.", slug="subtitle-too-large")
-    data = bytearray()
+    data = await service.read_small_file(engine, torrent.info_hash, file, owner=str(principal.user_id))
     try:
-        async with await engine.open_reader(torrent.info_hash, index, owner=str(principal.user_id)) as reader:
-            while len(data) < file.size:
-                data += await reader.read(len(data), file.size - len(data))
-    except EngineError as exc:
-        raise http_error(exc) from exc
-    try:
-        text = to_webvtt(file.name, bytes(data))
+        text = to_webvtt(file.name, data)
     except SubtitleError as exc:
         raise SubtitleUnavailable(str(exc)) from None
     return Response(text, media_type="text/vtt; charset=utf-8", headers={"Cache-Control": "private, no-store"})

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from torrent_streamer.core.state import Services
-from torrent_streamer.engine import FileInfo
+from torrent_streamer.engine import FileInfo, TorrentStatus
 
 GRANTS_KEY = "stream_grants"
 MAX_GRANTS = 10_000
@@ -28,6 +28,7 @@ class StreamTarget:
     file: FileInfo
     entry_id: uuid.UUID
     user_id: uuid.UUID
+    status: TorrentStatus  # the torrent as it was when checked (its file list)
 
 
 class StreamGrants:

@@ -65,7 +65,7 @@ async def ready_status(engine: Engine, status: TorrentStatus, wait_seconds: floa
     return engine.status(status.info_hash)
 
 
-async def issue(
+async def issue_target(
     session: AsyncSession,
     services: Services,
     engine: Engine,
@@ -75,18 +75,20 @@ async def issue(
     entry_id: uuid.UUID,
     file_index: int,
     now: datetime,
-) -> tuple[str, str, datetime]:
-    """(info-hash, token, expiry) for one file of the caller's torrents, valid ``TS_STREAM_TOKEN_TTL_SECONDS``."""
+) -> tuple[str, datetime, StreamTarget]:
+    """A token for one file of one of the caller's torrents, valid ``TS_STREAM_TOKEN_TTL_SECONDS``,
+    and the file it reads (playback probes it)."""
     _, torrent = await service.get_owned(session, user_id, entry_id)
     if await repository.is_blocked(session, [torrent.info_hash]):
         raise TorrentBlocked("This torrent has been taken down.")
     status = await service.ensure_in_engine(session, engine, torrent)
     status = await ready_status(engine, status, services.settings.engine_metadata_timeout)
     await service.refuse_if_blocked(session, engine, torrent.info_hash, status.info_hashes)
-    playable(find_file(status, file_index))
+    file = playable(find_file(status, file_index))
     expires_at = (now + timedelta(seconds=services.settings.stream_token_ttl_seconds)).replace(microsecond=0)
     claims = StreamClaims(user_id, session_id, entry_id, file_index, expires_at, torrent.info_hash)
-    return torrent.info_hash, signer_for(services).issue(claims), expires_at
+    token = signer_for(services).issue(claims)
+    return token, expires_at, StreamTarget(torrent.info_hash, file, entry_id, user_id, status)
 
 
 async def authorize(services: Services, engine: Engine, token: str, info_hash: str) -> StreamTarget:
@@ -129,10 +131,22 @@ async def authorize(services: Services, engine: Engine, token: str, info_hash: s
         async with services.sessionmaker() as session:
             await service.refuse_if_blocked(session, engine, torrent.info_hash, status.info_hashes)
     engine.touch(torrent.info_hash)
-    target = StreamTarget(torrent.info_hash, find_file(status, claims.file_index), claims.entry_id, claims.user_id)
+    target = StreamTarget(torrent.info_hash, find_file(status, claims.file_index), claims.entry_id, claims.user_id, status)
     if grants is not None:
         grants.put(token, target, now)
     return target
+
+
+async def read_small_file(engine: Engine, info_hash: str, file: FileInfo, owner: str | None = None) -> bytes:
+    """A whole (small, already bounded by the caller) file of a torrent, through a reader."""
+    data = bytearray()
+    try:
+        async with await engine.open_reader(info_hash, file.index, owner=owner) as reader:
+            while len(data) < file.size:
+                data += await reader.read(len(data), file.size - len(data))
+    except EngineError as exc:
+        raise http_error(exc) from exc
+    return bytes(data)
 
 
 def etag_for(info_hash: str, file: FileInfo) -> str:

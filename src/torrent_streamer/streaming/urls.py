@@ -41,3 +41,18 @@ def routing_info_hash(path: str) -> str | None:
         return None
     segment = path[len(STREAM_PREFIX) :].split("/", 1)[0]
     return segment.lower() if _INFO_HASH.match(segment) else None
+
+
+def hls_master_url(request: Request, info_hash: str, token: str, variant: str) -> str:
+    """The HLS master playlist of one variant (``…/{token}/hls/{variant}/master.m3u8``)."""
+    return stream_url(request, info_hash, token, "hls", variant, "master.m3u8")
+
+
+def subtitle_url(request: Request, info_hash: str, token: str, ref: str) -> str:
+    """``ref``: ``e<stream index>`` (embedded track) or ``f<file index>`` (a subtitle file of the torrent)."""
+    return stream_url(request, info_hash, token, "subtitles", f"{ref}.vtt")
+
+
+def subtitle_playlist_path(ref: str) -> str:
+    """From a master playlist at ``…/{token}/hls/{variant}/master.m3u8``, the relative subtitle playlist."""
+    return f"../../subtitles/{ref}.m3u8"

@@ -22,6 +22,7 @@ from torrent_streamer.core.audit import AuditAction, record_event
 from torrent_streamer.core.deps import ClockDep, ServicesDep, SessionDep, client_ip, enforce_limit, ip_rate_limit
 from torrent_streamer.core.errors import PayloadTooLarge, Unprocessable, UnsupportedMediaType, problem_responses
 from torrent_streamer.engine import Magnet, TorrentStatus
+from torrent_streamer.media.runtime import MEDIA_KEY
 from torrent_streamer.torrents import presenters, repository, service
 from torrent_streamer.torrents.dependencies import TorrentAdmin, TorrentUser
 from torrent_streamer.torrents.limits import event_caps
@@ -184,14 +185,16 @@ async def get_torrent(
     services: ServicesDep,
     clock: ClockDep,
 ) -> TorrentDetail:
-    """One torrent: files (index, name, size, MIME, streamable, subtitle link), readers, start estimate."""
+    """One torrent: files (index, name, size, MIME, streamable, subtitle link), readers, start estimate, playback."""
     entry, torrent = await service.get_owned(session, principal.user_id, torrent_id)
     status_ = (await _live(services, engine, [torrent.info_hash])).get(torrent.info_hash)
     await service.refresh_metadata(session, torrent, status_)
     await session.commit()
     give_up = _dead_after(services)
     dead = give_up if service.is_dead(torrent, entry, status_, clock.now(), give_up) else None
-    return presenters.torrent_detail(entry, torrent, status_, _subtitle_url(request, entry.id), dead_after=dead)
+    detail = presenters.torrent_detail(entry, torrent, status_, _subtitle_url(request, entry.id), dead_after=dead)
+    detail.playback = presenters.playback_stats(services.extras.get(MEDIA_KEY), torrent.info_hash)
+    return detail
 
 
 @router.post("/torrents/{torrent_id}/retry", responses=problem_responses(401, 403, 404, 409, 422, 503))

@@ -6,12 +6,14 @@ import uuid
 from collections.abc import Callable
 
 from torrent_streamer.engine import ReaderStatus, TorrentStatus
+from torrent_streamer.media.service import MediaService
 from torrent_streamer.streaming.subtitles import is_subtitle
 from torrent_streamer.torrents.models import LibraryEntry, Torrent
 from torrent_streamer.torrents.names import display_name
 from torrent_streamer.torrents.schemas import (
     AdminTorrentPublic,
     FilePublic,
+    PlaybackStatsPublic,
     ReaderPublic,
     StreamEvent,
     TorrentDetail,
@@ -108,6 +110,19 @@ def torrent_detail(
         files=files,
         readers=readers,
         start_estimate_seconds=min(estimates) if estimates else None,
+    )
+
+
+def playback_stats(media: MediaService | None, info_hash: str) -> PlaybackStatsPublic | None:
+    """The media service's figures for this torrent, when it has played over HLS."""
+    stats = media.playback.get(info_hash) if media is not None else None
+    if media is None or stats is None:
+        return None
+    return PlaybackStatsPublic(
+        first_segment_seconds=stats.first_segment_seconds,
+        last_seek_seconds=stats.last_seek_seconds,
+        encoder_restarts=stats.encoder_restarts,
+        active_encoders=media.pool.active_for(info_hash),
     )
 
 

@@ -54,10 +54,20 @@ class TorrentPublic(Strict):
     added_at: datetime
 
 
+class PlaybackStatsPublic(Strict):
+    """HLS playback figures of this torrent's most recent player (null: not measured yet)."""
+
+    first_segment_seconds: float | None = Field(description="Playback answer to its first segment on disk.")
+    last_seek_seconds: float | None = Field(description="Last seek: segment request to segment on disk.")
+    encoder_restarts: int
+    active_encoders: int
+
+
 class TorrentDetail(TorrentPublic):
     files: list[FilePublic]
     readers: list[ReaderPublic]
     start_estimate_seconds: float | None
+    playback: PlaybackStatsPublic | None = None
 
 
 class TorrentList(Strict):

@@ -1,0 +1,91 @@
+"""Real test media made by Debian's ffmpeg (``/usr/bin/ffmpeg``): five 20-second clips, small and fast.
+
+320x180 at 24 fps, a keyframe every 2 s, software encoders at their fastest presets; the SRT track's
+cue texts are known so tests can look for them in the WebVTT output.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess  # nosec B404 - tests run Debian's ffmpeg/ffprobe with fixed arguments
+from dataclasses import dataclass
+from pathlib import Path
+
+FFMPEG = "/usr/bin/ffmpeg"
+FFPROBE = "/usr/bin/ffprobe"
+SECONDS = 20
+CUES = ("Hello from the clip", "Second cue here")
+SRT = f"1\n00:00:01,000 --> 00:00:04,000\n{CUES[0]}\n\n2\n00:00:10,000 --> 00:00:13,000\n{CUES[1]}\n"
+
+_SOURCES = [
+    "-f", "lavfi", "-i", f"testsrc2=size=320x180:rate=24:duration={SECONDS}",
+    "-f", "lavfi", "-i", f"sine=frequency=440:duration={SECONDS}:sample_rate=48000",
+]  # fmt: skip
+_H264 = ["-c:v", "libx264", "-preset", "ultrafast", "-g", "48", "-pix_fmt", "yuv420p"]
+_AAC = ["-c:a", "aac", "-b:a", "64k", "-ac", "2"]
+
+
+@dataclass(frozen=True)
+class Clip:
+    name: str  # file name inside the torrent
+    video: str
+    audio: str
+    container: str
+    args: tuple[str, ...]
+
+
+CLIPS: dict[str, Clip] = {
+    c.name: c
+    for c in [
+        Clip("faststart.mp4", "h264", "aac", "mp4", (*_H264, *_AAC, "-movflags", "+faststart")),
+        Clip("moov-at-end.mp4", "h264", "aac", "mp4", (*_H264, *_AAC)),
+        Clip(
+            "h264-ac3.mkv", "h264", "ac3", "mkv",
+            ("-filter_complex", "[1:a]pan=5.1|FL=c0|FR=c0|FC=c0|LFE=c0|BL=c0|BR=c0[a]",
+             "-map", "0:v", "-map", "[a]", "-map", "2:s", *_H264, "-c:a", "ac3", "-b:a", "192k",
+             "-c:s", "srt", "-metadata:s:s:0", "language=eng"),
+        ),
+        Clip("hevc-aac.mkv", "hevc", "aac", "mkv",
+             ("-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "keyint=48:log-level=error",
+              "-pix_fmt", "yuv420p", *_AAC)),
+        Clip("vp9-opus.webm", "vp9", "opus", "webm",
+             ("-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-g", "48", "-b:v", "200k",
+              "-c:a", "libopus", "-b:a", "48k")),
+    ]
+}  # fmt: skip
+
+
+def make_clips(folder: Path) -> dict[str, Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    srt = folder / "cues.srt"
+    srt.write_text(SRT)
+    out: dict[str, Path] = {}
+    for clip in CLIPS.values():
+        path = folder / clip.name
+        inputs = [*_SOURCES, "-i", str(srt)] if "2:s" in clip.args else _SOURCES
+        cmd = [FFMPEG, "-hide_banner", "-loglevel", "error", "-y", *inputs, *clip.args, str(path)]
+        subprocess.run(cmd, check=True, timeout=300)  # nosec B603
+        out[clip.name] = path
+    return out
+
+
+def ffprobe(path: Path | str) -> dict[str, object]:
+    """ffprobe's JSON for streams and format (raises when ffprobe cannot read the input)."""
+    cmd = [FFPROBE, "-v", "error", "-show_streams", "-show_format", "-of", "json", str(path)]
+    done = subprocess.run(cmd, check=True, capture_output=True, timeout=60)  # nosec B603
+    result: dict[str, object] = json.loads(done.stdout)
+    return result
+
+
+def decodes(path: Path | str) -> bool:
+    """True when ffmpeg decodes every frame of ``path`` without an error."""
+    cmd = [FFMPEG, "-v", "error", "-xerror", "-i", str(path), "-f", "null", "-"]
+    done = subprocess.run(cmd, capture_output=True, timeout=120)  # nosec B603
+    return done.returncode == 0 and not done.stderr.strip()
+
+
+def first_video_time(path: Path | str) -> float:
+    cmd = [FFPROBE, "-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time",
+           "-read_intervals", "%+#1", "-of", "csv=p=0", str(path)]  # fmt: skip
+    done = subprocess.run(cmd, check=True, capture_output=True, timeout=60)  # nosec B603
+    return float(done.stdout.decode().split()[0])

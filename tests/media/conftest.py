@@ -1,0 +1,14 @@
+"""Fixtures for playback tests: real clips (made once per run), seeded into the in-memory engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .clips import make_clips
+
+
+@pytest.fixture(scope="session")
+def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return make_clips(tmp_path_factory.mktemp("clips"))
