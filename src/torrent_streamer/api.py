@@ -73,4 +73,12 @@ def lifespan_hooks() -> list[Callable[[Services], AbstractAsyncContextManager[No
     def media_hook(services: Services) -> AbstractAsyncContextManager[None]:
         return media_lifespan(services, get_engine(services))
 
-    return [auth_lifespan, engine_lifespan, cluster_lifespan, media_hook, catalog_lifespan, web_lifespan, stream_lifespan]
+    return [
+        auth_lifespan,
+        engine_lifespan,
+        cluster_lifespan,
+        media_hook,
+        catalog_lifespan,
+        web_lifespan,
+        stream_lifespan,
+    ]

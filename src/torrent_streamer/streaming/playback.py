@@ -32,10 +32,16 @@ from torrent_streamer.media.schemas import (
 )
 from torrent_streamer.media.service import parse_variant
 from torrent_streamer.streaming import service
-from torrent_streamer.streaming.subtitles import MAX_SUBTITLE_BYTES, SubtitleError, to_webvtt
 from torrent_streamer.streaming.fastpath import StreamTarget
+from torrent_streamer.streaming.subtitles import MAX_SUBTITLE_BYTES, SubtitleError, to_webvtt
 from torrent_streamer.streaming.tokens import MAX_TOKEN_LENGTH
-from torrent_streamer.streaming.urls import INFO_HASH_PATTERN, hls_master_url, stream_url, subtitle_playlist_path, subtitle_url
+from torrent_streamer.streaming.urls import (
+    INFO_HASH_PATTERN,
+    hls_master_url,
+    stream_url,
+    subtitle_playlist_path,
+    subtitle_url,
+)
 from torrent_streamer.torrents.dependencies import TorrentUser
 from torrent_streamer.torrents.errors import SubtitleUnavailable
 from torrent_streamer.torrents.runtime import EngineDep
@@ -167,7 +173,12 @@ async def _target(info_hash: str, token: str, services: ServicesDep, engine: Eng
     dependencies=[public_route()], response_class=Response, responses=HLS_RESPONSES,
 )  # fmt: skip
 async def hls_master(
-    info_hash: InfoHash, token: Token, variant: VariantName, services: ServicesDep, engine: EngineDep, media_service: MediaDep
+    info_hash: InfoHash,
+    token: Token,
+    variant: VariantName,
+    services: ServicesDep,
+    engine: EngineDep,
+    media_service: MediaDep,
 ) -> Response:
     """The HLS master playlist: one variant stream and the text subtitle tracks as a subtitle group."""
     target, media = await _target(info_hash, token, services, engine, media_service)
@@ -192,7 +203,12 @@ async def hls_master(
     dependencies=[public_route()], response_class=Response, responses=HLS_RESPONSES,
 )  # fmt: skip
 async def hls_media(
-    info_hash: InfoHash, token: Token, variant: VariantName, services: ServicesDep, engine: EngineDep, media_service: MediaDep
+    info_hash: InfoHash,
+    token: Token,
+    variant: VariantName,
+    services: ServicesDep,
+    engine: EngineDep,
+    media_service: MediaDep,
 ) -> Response:
     """The VOD media playlist: every segment of the whole duration, ``#EXT-X-ENDLIST``."""
     _, media = await _target(info_hash, token, services, engine, media_service)
@@ -206,7 +222,12 @@ async def hls_media(
     dependencies=[public_route()], response_class=Response, responses=HLS_RESPONSES,
 )  # fmt: skip
 async def hls_init(
-    info_hash: InfoHash, token: Token, variant: VariantName, services: ServicesDep, engine: EngineDep, media_service: MediaDep
+    info_hash: InfoHash,
+    token: Token,
+    variant: VariantName,
+    services: ServicesDep,
+    engine: EngineDep,
+    media_service: MediaDep,
 ) -> Response:
     """The fMP4 initialisation segment (``#EXT-X-MAP``)."""
     target, media = await _target(info_hash, token, services, engine, media_service)
@@ -239,7 +260,12 @@ async def hls_segment(
     responses={200: {"content": {"text/vtt": {}}}, **problem_responses(401, 403, 404, 413, 422, 451, 503)},
 )  # fmt: skip
 async def stream_subtitle_vtt(
-    info_hash: InfoHash, token: Token, ref: SubtitleRef, services: ServicesDep, engine: EngineDep, media_service: MediaDep
+    info_hash: InfoHash,
+    token: Token,
+    ref: SubtitleRef,
+    services: ServicesDep,
+    engine: EngineDep,
+    media_service: MediaDep,
 ) -> Response:
     """A subtitle as WebVTT: an embedded text track (``e<stream>``) or a subtitle file of the torrent (``f<file>``)."""
     target = await service.authorize(services, engine, token, info_hash)
@@ -266,7 +292,12 @@ async def stream_subtitle_vtt(
     dependencies=[public_route()], response_class=Response, responses=HLS_RESPONSES,
 )  # fmt: skip
 async def stream_subtitle_playlist(
-    info_hash: InfoHash, token: Token, ref: SubtitleRef, services: ServicesDep, engine: EngineDep, media_service: MediaDep
+    info_hash: InfoHash,
+    token: Token,
+    ref: SubtitleRef,
+    services: ServicesDep,
+    engine: EngineDep,
+    media_service: MediaDep,
 ) -> Response:
     """A one-segment WebVTT playlist for the master playlist's subtitle group."""
     _, media = await _target(info_hash, token, services, engine, media_service)

@@ -131,7 +131,9 @@ async def authorize(services: Services, engine: Engine, token: str, info_hash: s
         async with services.sessionmaker() as session:
             await service.refuse_if_blocked(session, engine, torrent.info_hash, status.info_hashes)
     engine.touch(torrent.info_hash)
-    target = StreamTarget(torrent.info_hash, find_file(status, claims.file_index), claims.entry_id, claims.user_id, status)
+    target = StreamTarget(
+        torrent.info_hash, find_file(status, claims.file_index), claims.entry_id, claims.user_id, status
+    )
     if grants is not None:
         grants.put(token, target, now)
     return target
