@@ -11,7 +11,7 @@
 -- library_entries: SELECT, INSERT, DELETE, UPDATE (added_at) - users add torrents to and remove them from their library; added_at restarts when a dead magnet is retried (its metadata wait starts again); user and torrent never change
 -- login_throttle: SELECT, INSERT, UPDATE, DELETE - sign-in back-off per account key: failures upsert (INSERT … ON CONFLICT UPDATE), a lock updates, a successful sign-in deletes the row
 -- mfa_recovery_codes: SELECT, INSERT, DELETE, UPDATE (used_at) - one-time recovery codes: enabling MFA inserts, a use marks used_at, regenerating or disabling MFA deletes the old set (a replaced secret must not linger)
--- panel_sessions: SELECT, INSERT, DELETE, UPDATE (token_hash, enrolling, last_seen_at) - admin panel sessions: created at sign-in, touched per request (last_seen_at), the cookie rotated when MFA enrolment completes (token_hash, enrolling); owner, family and the absolute expiry never change; deleted at sign-out or expiry
+-- panel_sessions: SELECT, INSERT, DELETE, UPDATE (token_hash, enrolling, last_seen_at, reauthenticated_at) - admin panel sessions: created at sign-in, touched per request (last_seen_at), the cookie rotated when MFA enrolment completes (token_hash, enrolling), stamped by a fresh password + TOTP re-authentication (reauthenticated_at); owner, family and the absolute expiry never change; deleted at sign-out or expiry
 -- refresh_tokens: SELECT, INSERT, DELETE, UPDATE (used_at, used_by) - refresh tokens (SHA-256 only): each rotation inserts one and marks the old one used, by which client (reuse detection needs the used rows of live families); the hash is never rewritten; retention (`prune`) deletes the tokens of revoked or expired families
 -- signing_keys: SELECT, INSERT, UPDATE (retired_at) - JWT key ring: the first key at start-up and `keys rotate` insert, `keys retire` sets retired_at; key material is never rewritten and keys are never deleted (old tokens must stay verifiable until retired)
 -- torrent_sources: SELECT, INSERT, UPDATE (metainfo, updated_at) - cluster: how any node re-adds a torrent (magnet at add, .torrent once metadata is known); rows go by ON DELETE CASCADE with their torrent, so no DELETE
@@ -49,7 +49,7 @@ GRANT SELECT, INSERT, DELETE ON TABLE public."mfa_recovery_codes" TO :"app_role"
 GRANT UPDATE ("used_at") ON TABLE public."mfa_recovery_codes" TO :"app_role";
 REVOKE ALL ON TABLE public."panel_sessions" FROM PUBLIC, :"app_role";
 GRANT SELECT, INSERT, DELETE ON TABLE public."panel_sessions" TO :"app_role";
-GRANT UPDATE ("token_hash", "enrolling", "last_seen_at") ON TABLE public."panel_sessions" TO :"app_role";
+GRANT UPDATE ("token_hash", "enrolling", "last_seen_at", "reauthenticated_at") ON TABLE public."panel_sessions" TO :"app_role";
 REVOKE ALL ON TABLE public."refresh_tokens" FROM PUBLIC, :"app_role";
 GRANT SELECT, INSERT, DELETE ON TABLE public."refresh_tokens" TO :"app_role";
 GRANT UPDATE ("used_at", "used_by") ON TABLE public."refresh_tokens" TO :"app_role";
