@@ -47,6 +47,17 @@ def connect_peer(server: LiveServer, info_hash: str, port: int) -> None:
     server.server_loop.call_soon_threadsafe(engine.connect_peer, info_hash, "127.0.0.1", port)
 
 
+def sign_in(page: Page, email: str, password: str, *, signed_in: bool = True) -> None:
+    """Fill the app's sign-in form (the sign-up form has fields with the same labels); with
+    ``signed_in`` wait until the app shows the signed-in screens."""
+    form = page.locator("#login-form")
+    form.get_by_label("E-mail").fill(email)
+    form.get_by_label("Password", exact=True).fill(password)
+    form.get_by_role("button", name="Sign in", exact=True).click()
+    if signed_in:
+        expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+
+
 def sign_up(page: Page, email: str, password: str = PASSWORD) -> None:
     page.goto("/app")
     page.get_by_role("button", name="Create an account").click()

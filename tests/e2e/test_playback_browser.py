@@ -16,6 +16,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests import support
+from tests.e2e.app_support import sign_in
 from tests.e2e.browser import LiveServer, PageWatch, screenshot
 from tests.e2e.browser_accounts import make_account
 from tests.engine.swarm import PIECE, Media, Seeder
@@ -77,17 +78,14 @@ def test_clip_plays_and_seeks_in_chromium(
     media, seeder = seeded
     account = make_account(server, "user")
     page.goto("/app")
-    page.get_by_label("E-mail").fill(account.email)
-    page.get_by_label("Password").fill(account.password)
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_label("Or paste a magnet link").fill(
-        f"magnet:?xt=urn:btih:{media.info_hash}&dn=Clips&x.pe=127.0.0.1:{seeder.port}"
-    )
-    page.locator("#magnet-form").get_by_role("button", name="Add").click()
-    row = page.locator("#files li", has_text=clip)
-    expect(row).to_be_visible(timeout=60_000)
+    sign_in(page, account.email, account.password)
+    magnet = f"magnet:?xt=urn:btih:{media.info_hash}&dn=Clips&x.pe=127.0.0.1:{seeder.port}"
+    page.get_by_label("Magnet link").fill(magnet)
+    page.locator("#magnet-form").get_by_role("button", name="Add", exact=True).click()
+    play = page.locator("#library-list li", has_text="Clips").get_by_role("button", name=f"Play {clip}", exact=True)
+    expect(play).to_be_visible(timeout=60_000)
     with page.expect_response(lambda r: r.url.endswith("/playback")) as answer:
-        row.get_by_role("button", name="Play").click()
+        play.click()
     assert answer.value.json()["mode"] == MODES[clip]
     page.wait_for_function("() => document.getElementById('video').currentTime > 1.5", timeout=90_000)
     assert video(page, "v => v.videoWidth") > 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.e2e.app_support import sign_in
 from tests.e2e.browser import LiveServer, PageWatch, screenshot
 from tests.e2e.browser_accounts import make_account, next_code
 
@@ -19,9 +20,7 @@ def test_player_signs_in_with_mfa_and_out(server: LiveServer, watched_page: tupl
     account = make_account(server, "user", mfa_enabled=True, display_name="<b>Viewer</b>")
     page.goto("/app")
     screenshot(page, "player-sign-in")
-    page.get_by_label("E-mail").fill(account.email)
-    page.get_by_label("Password").fill(account.password)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, account.email, account.password, signed_in=False)  # MFA comes next
     expect(page.get_by_role("status")).to_contain_text("authenticator")
     page.get_by_label("Authentication code").fill(next_code(server, account.totp_secret or ""))
     page.get_by_role("button", name="Verify").click()
@@ -43,9 +42,7 @@ def test_player_shows_a_wrong_password_without_leaking(
     page, watch = watched_page
     account = make_account(server, "user")
     page.goto("/app")
-    page.get_by_label("E-mail").fill(account.email)
-    page.get_by_label("Password").fill("Not-the-password-1!")
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, account.email, "Not-the-password-1!", signed_in=False)
     expect(page.get_by_role("alert")).to_be_visible()
     expect(page.get_by_role("heading", name="Search")).to_be_hidden()
     # The 401 of the sign-in call is logged by Chromium as a failed resource; nothing else may be.

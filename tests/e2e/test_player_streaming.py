@@ -13,6 +13,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests import support
+from tests.e2e.app_support import sign_in as app_sign_in
 from tests.e2e.browser import LiveServer, PageWatch, screenshot
 from tests.e2e.browser_accounts import Account, make_account, services
 from tests.e2e.test_panel_browser import sign_in
@@ -81,18 +82,16 @@ def test_player_searches_adds_plays_and_seeks(
     magnet = f"magnet:?xt=urn:btih:{media.info_hash}&dn=Sample&x.pe=127.0.0.1:{seeding.port}"
     server.run(approved_catalog_entry(server, account, "Sample test pattern 320x240", magnet))
     page.goto("/app")
-    page.get_by_label("E-mail").fill(account.email)
-    page.get_by_label("Password").fill(account.password)
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_label("Title").fill("test pattern")
+    app_sign_in(page, account.email, account.password)
+    page.get_by_role("searchbox", name="Title").fill("test pattern")
     page.get_by_role("button", name="Search").click()
     result = page.locator("#results li", has_text="Sample test pattern 320x240")
     expect(result).to_be_visible()
     screenshot(page, "player-search")
     result.get_by_role("button", name="Add").click()
-    row = page.locator("#files li", has_text="sample.mp4")
-    expect(row).to_be_visible(timeout=60_000)
-    row.get_by_role("button", name="Play").click()
+    play = page.locator("#library-list li", has_text="Sample").get_by_role("button", name="Play")
+    expect(play).to_be_visible(timeout=60_000)
+    play.click()
 
     page.wait_for_function("() => document.getElementById('video').currentTime > 1.5", timeout=60_000)
     video_src = page.locator("#video").evaluate("v => v.currentSrc")

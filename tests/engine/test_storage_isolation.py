@@ -60,7 +60,8 @@ async def test_same_inner_path_in_two_torrents_never_shares_a_file(
     make_app: Callable[[], FastAPI], shows: list[tuple[Media, Seeder]]
 ) -> None:
     (media_a, _), (media_b, _) = shows
-    async with running(make_app()) as (client, engine):
+    app = make_app()
+    async with running(app) as (client, engine):
         players: list[Player] = []
         for media, seeder in shows:
             user = await ts.login(client)
@@ -86,7 +87,11 @@ async def test_same_inner_path_in_two_torrents_never_shares_a_file(
             assert response.status_code == 206
             assert response.content == content[start : end + 1]
         assert await _whole(b, media_b) == content
-        page = await b.client.get(await b.url(media_b.file_index("extras/index.html")))  # item 7, real engine
+        html = media_b.file_index("extras/index.html")
+        refused = await b.client.post(f"/api/v1/torrents/{b.torrent_id}/files/{html}/stream", headers=b.user.headers)
+        assert refused.status_code == 422  # no URL for a file that is not media (issue 17) ...
+        minted = ts.mint_stream_path(app, b.user, b.torrent_id, html, media_b.info_hash)
+        page = await b.client.get(minted)  # ... and a genuine token still never renders (item 7, real engine)
         assert page.content == media_b.files["extras/index.html"]
         assert page.headers["content-type"] == "application/octet-stream"
         assert page.headers["content-disposition"].startswith("attachment;")

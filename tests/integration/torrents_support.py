@@ -7,6 +7,7 @@ import asyncio
 import random
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -15,6 +16,8 @@ from fastapi import FastAPI
 
 from tests.auth_helpers import register_and_login
 from torrent_streamer.engine import MemoryEngine
+from torrent_streamer.streaming.service import signer_for
+from torrent_streamer.streaming.tokens import StreamClaims
 
 
 @dataclass(frozen=True)
@@ -120,3 +123,12 @@ class AsgiCall:
                     await self.release.wait()
 
         await self.app(scope, receive, send)
+
+
+def mint_stream_path(app: FastAPI, user: Authed, entry_id: str, index: int, info_hash: str) -> str:
+    """A genuine stream URL path for any file, minted like the service does: the API issues URLs only
+    for playable and subtitle files, so this reaches the serving path's own rules (defence in depth)."""
+    services = app.state.services
+    expires = (services.clock.now() + timedelta(hours=1)).replace(microsecond=0)
+    claims = StreamClaims(user.user_id, user.session_id, uuid.UUID(entry_id), index, expires, info_hash.lower())
+    return f"/api/v1/stream/{info_hash.lower()}/{signer_for(services).issue(claims)}"
