@@ -30,14 +30,14 @@ from fastapi import FastAPI
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent), str(HERE.parent / "src")]
 
-from stream_bench import Seeder, free_port, make_media, make_torrent  # noqa: E402
-from stream_workers import RAW_SETTINGS, Layout  # noqa: E402
-from tests.support import TEST_ENCRYPTION_KEYS, TEST_SECRET_KEY  # noqa: E402
-from tracker import Tracker  # noqa: E402
+from stream_bench import Seeder, free_port, make_media, make_torrent  # noqa: E402 - imported after the sys.path set-up above
+from stream_workers import RAW_SETTINGS, Layout  # noqa: E402 - imported after the sys.path set-up above
+from tests.support import TEST_ENCRYPTION_KEYS, TEST_SECRET_KEY  # noqa: E402 - imported after the sys.path set-up above
+from tracker import Tracker  # noqa: E402 - imported after the sys.path set-up above
 
-from torrent_streamer.app import create_app  # noqa: E402
-from torrent_streamer.core import migrate  # noqa: E402
-from torrent_streamer.core.config import Settings  # noqa: E402
+from torrent_streamer.app import create_app  # noqa: E402 - imported after the sys.path set-up above
+from torrent_streamer.core import migrate  # noqa: E402 - imported after the sys.path set-up above
+from torrent_streamer.core.config import Settings  # noqa: E402 - imported after the sys.path set-up above
 
 MiB = 1024 * 1024
 FIRST = 16 * MiB

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import secrets
 import socket
@@ -140,7 +141,9 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "data_dir": data_dir,
         "redis_url": REDIS_URL if USE_REDIS else None,
-        "redis_key_prefix": f"ts-test-{RUN_ID}",
+        # one Redis namespace per test (its data dir): rate-limit counters such as the hourly
+        # per-address torrent-add limit must not add up across a whole run of tests from 127.0.0.1
+        "redis_key_prefix": f"ts-test-{RUN_ID}-{hashlib.sha256(str(data_dir).encode()).hexdigest()[:12]}",
         "secret_key": TEST_SECRET_KEY,
         "encryption_keys": TEST_ENCRYPTION_KEYS,
         "trusted_hosts": ["testserver", "localhost", "127.0.0.1"],

@@ -19,8 +19,11 @@ SAMPLES = 300  # 30 s at 0.1 s: bounded
 
 
 async def test_rate_is_never_reported_without_a_connected_peer(
-    engine: LibtorrentEngine, media: Media, seeder: Seeder
+    engine: LibtorrentEngine, slow_media: Media, slow_seeder: Seeder
 ) -> None:
+    # a throttled seeder (768 KiB/s): the download lasts seconds, so the batched status is sampled
+    # while it runs, however fast the read path is
+    media, seeder = slow_media, slow_seeder
     info = await engine.add_torrent_file(media.torrent)
     engine.connect_peer(info.info_hash, "127.0.0.1", seeder.port)
     index = media.file_index("movie.mp4")

@@ -25,7 +25,7 @@ from torrent_streamer.app import create_app
 from torrent_streamer.auth.models import RefreshToken
 from torrent_streamer.cli import app as cli_app
 from torrent_streamer.cli import preflight, register_domain_commands
-from torrent_streamer.core.audit import AuditEvent, record_event
+from torrent_streamer.core.audit import AuditEvent
 from torrent_streamer.core.clock import FrozenClock
 from torrent_streamer.core.config import Settings
 from torrent_streamer.core.secrets import new_encryption_key_entry
@@ -122,7 +122,10 @@ async def add_old_audit_rows(client: httpx.AsyncClient, now_days_ago: tuple[int,
     clock = services_of(client).clock
     async with services_of(client).sessionmaker() as session:
         for days in now_days_ago:
-            record_event(session, now=clock.now() - timedelta(days=days), action=f"test_aged_{days}")
+            # a row written directly: record_event takes only the AuditAction names the service records
+            session.add(
+                AuditEvent(created_at=clock.now() - timedelta(days=days), action=f"test_aged_{days}", details={})
+            )
         await session.commit()
 
 

@@ -7,7 +7,7 @@ cue texts are known so tests can look for them in the WebVTT output.
 from __future__ import annotations
 
 import json
-import subprocess  # nosec B404 - tests run Debian's ffmpeg/ffprobe with fixed arguments
+import subprocess  # nosec B404  # tests run Debian's ffmpeg/ffprobe with fixed arguments
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,7 +64,7 @@ def make_clips(folder: Path) -> dict[str, Path]:
         path = folder / clip.name
         inputs = [*_SOURCES, "-i", str(srt)] if "2:s" in clip.args else _SOURCES
         cmd = [FFMPEG, "-hide_banner", "-loglevel", "error", "-y", *inputs, *clip.args, str(path)]
-        subprocess.run(cmd, check=True, timeout=300)  # nosec B603
+        subprocess.run(cmd, check=True, timeout=300)  # nosec B603  # fixed ffmpeg/ffprobe argument lists, no shell
         out[clip.name] = path
     return out
 
@@ -72,7 +72,7 @@ def make_clips(folder: Path) -> dict[str, Path]:
 def ffprobe(path: Path | str) -> dict[str, object]:
     """ffprobe's JSON for streams and format (raises when ffprobe cannot read the input)."""
     cmd = [FFPROBE, "-v", "error", "-show_streams", "-show_format", "-of", "json", str(path)]
-    done = subprocess.run(cmd, check=True, capture_output=True, timeout=60)  # nosec B603
+    done = subprocess.run(cmd, check=True, capture_output=True, timeout=60)  # nosec B603  # fixed ffmpeg/ffprobe argument lists, no shell
     result: dict[str, object] = json.loads(done.stdout)
     return result
 
@@ -80,12 +80,12 @@ def ffprobe(path: Path | str) -> dict[str, object]:
 def decodes(path: Path | str) -> bool:
     """True when ffmpeg decodes every frame of ``path`` without an error."""
     cmd = [FFMPEG, "-v", "error", "-xerror", "-i", str(path), "-f", "null", "-"]
-    done = subprocess.run(cmd, capture_output=True, timeout=120)  # nosec B603
+    done = subprocess.run(cmd, capture_output=True, timeout=120)  # nosec B603  # fixed ffmpeg/ffprobe argument lists, no shell
     return done.returncode == 0 and not done.stderr.strip()
 
 
 def first_video_time(path: Path | str) -> float:
     cmd = [FFPROBE, "-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time",
            "-read_intervals", "%+#1", "-of", "csv=p=0", str(path)]  # fmt: skip
-    done = subprocess.run(cmd, check=True, capture_output=True, timeout=60)  # nosec B603
+    done = subprocess.run(cmd, check=True, capture_output=True, timeout=60)  # nosec B603  # fixed ffmpeg/ffprobe argument lists, no shell
     return float(done.stdout.decode().split()[0])
