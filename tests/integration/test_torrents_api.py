@@ -254,9 +254,9 @@ async def test_personal_data_export_lists_library_and_history(client: httpx.Asyn
     await client.put(f"/api/v1/me/history/{torrent_id}/0", headers=user.headers, json={"position_seconds": 42.0})
     export = await client.get("/api/v1/me/export", headers=user.headers)
     assert export.status_code == 200, export.text
-    other = export.json()["other"]
-    assert [item["id"] for item in other["torrents"]] == [torrent_id]
-    assert other["watch_history"][0]["position_seconds"] == 42.0
+    body = export.json()
+    assert [item["id"] for item in body["library"]] == [torrent_id]
+    assert body["watch_history"][0]["position_seconds"] == 42.0
 
 
 @pytest.mark.parametrize("peer", ["tracker.example.com:6881", "peer.example.org:51413"])
