@@ -84,9 +84,10 @@ async def test_keys_rotate_list_retire(client: httpx.AsyncClient, cli_env: dict[
     assert new_kid in listed.output
     refused = await invoke(cli_env, "keys", "retire", "no-such-kid")
     assert refused.exit_code == 1
-    retired = await invoke(cli_env, "keys", "retire", old_kid)
+    # "--": a kid is a base64url thumbprint and may begin with "-" (an option to the CLI otherwise)
+    retired = await invoke(cli_env, "keys", "retire", "--", old_kid)
     assert retired.exit_code == 0, retired.output
-    last = await invoke(cli_env, "keys", "retire", new_kid)
+    last = await invoke(cli_env, "keys", "retire", "--", new_kid)
     assert last.exit_code == 1  # never retire the only active key
     runtime = services_of(client).extras["auth"]
     await runtime.keyring.reload()  # each instance reloads within 30 s on its own (docs/auth.md)
