@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any
 
 import libtorrent as lt
@@ -16,7 +17,7 @@ from .alerts import IH, Event, Snap
 from .config import EngineConfig
 from .errors import InvalidTorrent, user_error
 from .status import initial_priorities
-from .store import StateStore, data_dir
+from .store import StateStore, data_dir, delete_data_dir
 from .torrent import TorrentState
 from .torrentfile import check_metadata, storage_key_of, torrent_bytes, torrent_info_of
 
@@ -96,6 +97,8 @@ class EngineEvents:
             t.reconnect(self.config.enable_dht)
         elif e.kind == "finished":
             t.handle.save_resume_data(SAVE_FLAGS)
+        elif e.kind == "moved":
+            self._spawn(asyncio.to_thread(self._drop_moved_from, t.key, e.message or ""))
         elif e.kind == "file_prio":
             t.deadlines.clear()
             t.apply_deadlines()
@@ -136,6 +139,12 @@ class EngineEvents:
         storage = storage_key_of(t.key, ti)
         if storage != t.key:  # a btmh-only magnet of a hybrid torrent: nothing is written yet
             t.handle.move_storage(str(data_dir(self.config.download_dir, storage)))
+
+    def _drop_moved_from(self, key: str, old_path: str) -> None:
+        """After a btmh-only magnet moved to its v1 directory, the v2 one it started in goes."""
+        first = data_dir(self.config.download_dir, key)
+        if old_path and Path(old_path) == first:
+            delete_data_dir(self.config.download_dir, key)
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.create_task(coro)
