@@ -186,7 +186,7 @@ class AlertPump:
         elif isinstance(a, lt.torrent_finished_alert):
             events.append(Event("finished", ih_of(a.handle.info_hashes())))
         elif isinstance(a, lt.storage_moved_alert):
-            events.append(Event("moved", ih_of(a.handle.info_hashes()), message=a.old_path))
+            events.append(Event("moved", ih_of(a.handle.info_hashes()), message=a.old_path()))
         elif isinstance(a, lt.torrent_checked_alert):
             events.append(Event("checked", ih_of(a.handle.info_hashes())))
         elif isinstance(a, lt.torrent_removed_alert):

@@ -2,13 +2,13 @@
 // stalled) with the real peer count and rate, subtitle and audio pickers, and the resume position.
 // The position is saved for the file that is playing, captured when playback starts (never for whatever
 // torrent the rest of the page shows later). The video source is set in ONE place, setVideoSource(), so
-// the HLS/direct decision of the playback API (POST …/playback) can be plugged in there.
+// the HLS/direct decision of the playback API (web/static/js/playback.js) can be plugged in there.
 const { call } = window.tsApi;
 const $ = (id) => document.getElementById(id);
 const SAVE_EVERY_MS = 5000;
 const BUFFER_TARGET_SECONDS = 4;
 const STALL_AFTER_MS = 4000;
-const playing = { torrentId: null, fileIndex: null, title: "", events: null, saveTimer: null, subtitleUrl: null, lastStatus: null, waitingSince: 0, started: false };
+const playing = { playback: null, torrentId: null, fileIndex: null, title: "", events: null, saveTimer: null, subtitleUrl: null, lastStatus: null, waitingSince: 0, started: false };
 
 function formatSize(bytes) {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
@@ -50,7 +50,15 @@ function renderState() {
 }
 
 // THE place the video source is set: today a signed stream URL; later the playback API's decision.
-async function setVideoSource(video, torrent, file) {
+async function setVideoSource(video, torrent, file, resumeAt) {
+  if (typeof window.startPlayback === "function") {
+    // The playback API decides: direct, HLS remux or transcode (js/playback.js), with its own audio and
+    // subtitle pickers (embedded tracks and subtitle files, as WebVTT).
+    playing.playback = await window.startPlayback(video, torrent.id, file.index, (path, opts) => call(path, opts), {
+      startAt: resumeAt, pickers: $("playback-pickers"), onSwitch: (next) => { playing.playback = next; },
+    });
+    return playing.playback;
+  }
   const link = await call(`/torrents/${encodeURIComponent(torrent.id)}/files/${file.index}/stream`, { method: "POST" });
   video.src = link.url;
   return link;
@@ -161,6 +169,7 @@ function stop() {
   if (playing.saveTimer) { clearInterval(playing.saveTimer); playing.saveTimer = null; }
   if (playing.torrentId) savePosition();
   if (playing.subtitleUrl) { URL.revokeObjectURL(playing.subtitleUrl); playing.subtitleUrl = null; }
+  if (playing.playback) { playing.playback.destroy(); playing.playback = null; }
   const video = $("video");
   video.pause();
   for (const track of video.querySelectorAll("track")) track.remove();
@@ -183,10 +192,13 @@ async function play(torrent, file) {
   playing.events = controller;
   watchEvents(torrent.id, controller);
   const resumeAt = await resumePosition(torrent.id, file.index);
-  await setVideoSource(video, torrent, file); // subtitles come after, never in the way of the video
-  if (resumeAt > 0) video.addEventListener("loadedmetadata", () => { video.currentTime = resumeAt; }, { once: true });
-  video.addEventListener("loadedmetadata", fillAudioPicker, { once: true });
-  showSubtitles(fillSubtitlePicker(torrent, file));
+  await setVideoSource(video, torrent, file, resumeAt); // subtitles come after, never in the way of the video
+  $("file-pickers").hidden = Boolean(playing.playback);
+  if (!playing.playback) {
+    if (resumeAt > 0) video.addEventListener("loadedmetadata", () => { video.currentTime = resumeAt; }, { once: true });
+    video.addEventListener("loadedmetadata", fillAudioPicker, { once: true });
+    showSubtitles(fillSubtitlePicker(torrent, file));
+  }
   playing.saveTimer = setInterval(savePosition, SAVE_EVERY_MS);
   try { await video.play(); } catch (error) {
     if (error instanceof DOMException && error.name === "NotAllowedError") { setState("Press play to start", "paused"); return; }
