@@ -143,3 +143,41 @@ async def test_segments_are_evicted_with_the_torrent(
     assert await media.sweep() == [swarm_media.info_hash]
     assert not (media.store.root / swarm_media.info_hash).exists()
     assert media.pool.active == 0
+
+
+@pytest.fixture
+def fast_seeder(swarm_media: Media) -> Iterator[Seeder]:
+    s = Seeder(swarm_media, upload_rate_limit=20 * 1024 * 1024)
+    yield s
+    s.close()
+
+
+async def test_every_file_of_a_magnet_probes_in_turn(
+    client: httpx.AsyncClient, app: FastAPI, swarm_media: Media, fast_seeder: Seeder
+) -> None:
+    """A magnet (metadata from the peer, one file preloaded) answers /playback for each of its files.
+
+    The preloaded file finishes first, which makes the torrent "finished": libtorrent then dropped its
+    seed and did not dial it again, so every other file's probe waited 60 s and failed (issue 13).
+    """
+    user = await ts.login(client)
+    magnet = f"magnet:?xt=urn:btih:{swarm_media.info_hash}&dn=Clips&x.pe=127.0.0.1:{fast_seeder.port}"
+    added = await client.post("/api/v1/torrents", headers=user.headers, json={"magnet": magnet})
+    assert added.status_code == 201, added.text
+    torrent_id = added.json()["id"]
+    engine = app.state.services.extras["engine"]
+    assert isinstance(engine, LibtorrentEngine)
+    await engine.wait_status(swarm_media.info_hash, lambda s: s.state == "seeding", 60)  # preload done
+    headers = {**user.headers, "User-Agent": CHROME_UA}
+    modes = {}
+    for index, name in enumerate(swarm_media.files):
+        response = await client.post(f"/api/v1/torrents/{torrent_id}/files/{index}/playback", headers=headers)
+        assert response.status_code == 200, (name, response.text)
+        modes[name] = response.json()["mode"]
+    assert modes == {
+        "faststart.mp4": "direct",
+        "moov-at-end.mp4": "direct",
+        "h264-ac3.mkv": "remux",
+        "hevc-aac.mkv": "transcode",
+        "vp9-opus.webm": "direct",
+    }
