@@ -80,7 +80,7 @@ async def test_player_page_has_sri_and_strict_csp(client: httpx.AsyncClient) -> 
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     assert_page_headers(response)
-    assert await assert_page_is_locked_down(client, "/app", response.text) == 5  # 2 stylesheets, 3 scripts
+    assert await assert_page_is_locked_down(client, "/app", response.text) == 6  # 2 stylesheets, 4 scripts
 
 
 async def test_app_is_installable_and_has_a_favicon(client: httpx.AsyncClient) -> None:
