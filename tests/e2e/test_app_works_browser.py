@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import libtorrent as lt
 import pytest
@@ -56,7 +56,8 @@ async def seed_catalog(server: LiveServer, playable_hash: str) -> None:
     rows = []
     for name, seeders, leechers, mib in MOVIE + SHOW:
         info_hash = playable_hash if name == HEALTHY else secrets.token_hex(20)
-        checked = None if name.endswith("KILLERS") else now - timedelta(hours=2)  # one never scraped
+        # "checked 2 h ago" is read against the browser's clock; one release was never scraped
+        checked = None if name.endswith("KILLERS") else datetime.now(UTC) - timedelta(hours=2)
         rows.append(
             entry(
                 name,
@@ -194,4 +195,3 @@ def test_search_by_work_releases_filters_and_add(
     assert [item["name"] for item in listed["items"]] == ["Night Train 2019"]
     axe_check(page, f"app-{tag}-work-added")
     watch.assert_clean()
-
