@@ -3,7 +3,8 @@ parse to two works (a movie and a show episode) are found as two titles with the
 and playable badges; a title opens onto its releases, healthy first and the dead swarm last, re-sortable;
 a filter narrows works and releases; Add puts a release's magnet in the library through the app's add flow
 (the in-memory engine holds the sample video under that info-hash, so the row offers Play); a blank search
-says what to type. axe-core on each screen, screenshots beside it."""
+says what to type; a refused search (the real rate limit) reads as a sentence. axe-core on each screen,
+screenshots beside it."""
 
 from __future__ import annotations
 
@@ -35,6 +36,9 @@ SHOW = [
     ("Night.Train.S01E02.1080p.WEB.h264-ETHEL", 40, 3, 1500),
     ("Night.Train.S01E02.FRENCH.720p.HDTV.x264-KILLERS", 2, 0, 700),
 ]
+# a page is 20: 21 works of one title (one a year) and one work with 21 releases
+MANY_WORKS = [(f"Harbor.Lights.{year}.1080p.WEB-DL.x264-GRP", 5, 0, 1000) for year in range(2000, 2021)]
+MANY_RELEASES = [(f"Lantern.Bay.2015.1080p.WEB-DL.x264-G{i:02d}", 30 - i, 0, 1000) for i in range(21)]
 
 
 @pytest.fixture(params=[PHONE, DESKTOP], ids=["phone", "desktop"])
@@ -54,7 +58,7 @@ async def seed_catalog(server: LiveServer, playable_hash: str) -> None:
     """Approved entries through the import-shaped path: rows, then the backfill parses and groups them."""
     now = server.clock.now()
     rows = []
-    for name, seeders, leechers, mib in MOVIE + SHOW:
+    for name, seeders, leechers, mib in MOVIE + SHOW + MANY_WORKS + MANY_RELEASES:
         info_hash = playable_hash if name == HEALTHY else secrets.token_hex(20)
         # "checked 2 h ago" is read against the browser's clock; one release was never scraped
         checked = None if name.endswith("KILLERS") else datetime.now(UTC) - timedelta(hours=2)
@@ -128,7 +132,7 @@ def test_search_by_work_releases_filters_and_add(
     expect(movie.locator(".facts .health").first).to_contain_text("Healthy · 120 seeders")
     expect(movie.locator(".facts .health").first).to_contain_text("checked 2 h ago")
     expect(movie.locator(".facts .badge")).to_have_text("Plays after remux")  # H.264 + AAC in Matroska
-    expect(show.locator(".kind")).to_have_text("Show · S01E02")
+    expect(show.locator(".kind")).to_have_text("Show")
     expect(show.locator(".count")).to_have_text("2 releases")
     expect(page.locator("#search-message")).to_contain_text("2 titles for “night train”")
     axe_check(page, f"app-{tag}-works")
@@ -147,6 +151,7 @@ def test_search_by_work_releases_filters_and_add(
     expect(releases.nth(0).locator(".size")).to_have_text("2.2 GiB")
     expect(releases.nth(1).locator(".release-facts")).to_contain_text("2160p · WEB-DL · HEVC")
     axe_check(page, f"app-{tag}-work-releases")
+    assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]  # no sideways scrolling
 
     movie.get_by_label("Sort by").select_option("size")
     expect(movie.locator(".releases-note")).to_contain_text("by size")
@@ -180,6 +185,26 @@ def test_search_by_work_releases_filters_and_add(
     expect(page.locator("#search-message")).to_contain_text("Year: enter a whole number from 1878 to 2100")
     page.get_by_role("button", name="Clear filters").click()
 
+    # a page is 20 titles, or 20 releases of a title: More titles / More releases fetch the next page
+    search(page, "harbor lights")
+    expect(page.locator("#results li.work")).to_have_count(20)
+    expect(page.locator("#search-message")).to_contain_text("20 titles for “harbor lights” so far")
+    page.get_by_role("button", name="More titles").click()
+    expect(page.locator("#results li.work")).to_have_count(21)
+    expect(page.locator("#search-message")).to_contain_text("21 titles for “harbor lights”.")
+    expect(page.get_by_role("button", name="More titles")).to_be_hidden()
+    assert len(set(page.locator("#results li.work").evaluate_all("rows => rows.map(r => r.dataset.id)"))) == 21
+    search(page, "lantern bay")
+    lantern = work(page, "Lantern Bay (2015)")
+    expect(lantern.locator(".count")).to_have_text("21 releases")
+    lantern.get_by_role("button", name="Lantern Bay (2015)", exact=True).click()
+    expect(lantern.locator("li.release")).to_have_count(20)
+    expect(lantern.locator(".releases-note")).to_contain_text("20 releases so far, by health")
+    lantern.get_by_role("button", name="More releases").click()
+    expect(lantern.locator("li.release")).to_have_count(21)
+    assert release_names(lantern) == [name for name, *_ in MANY_RELEASES]  # by health, no repeat, none lost
+    expect(lantern.get_by_role("button", name="More releases")).to_be_hidden()
+
     # Add goes through the app's add flow: the release is in the library and in the engine, ready to play
     search(page, "night train")
     movie = work(page, "Night Train (2019)")
@@ -194,4 +219,28 @@ def test_search_by_work_releases_filters_and_add(
         listed = http.get("/api/v1/torrents", headers={"Authorization": f"Bearer {token['access_token']}"}).json()
     assert [item["name"] for item in listed["items"]] == ["Night Train 2019"]
     axe_check(page, f"app-{tag}-work-added")
+    watch.assert_clean()
+
+
+def test_a_refused_search_reads_as_a_sentence(
+    server: LiveServer, watched_page: tuple[Page, PageWatch], viewport: dict[str, int]
+) -> None:
+    """The real per-user search limit (60 a minute, a moving window) runs out for a fresh account; the
+    page's next search is refused with 429 and says so in words, not in the problem's fields."""
+    page, watch = watched_page
+    email = f"limit-{secrets.token_hex(4)}@example.test"
+    sign_up(page, email)
+    search(page, "night train")
+    expect(page.locator("#search-message")).to_contain_text("Nothing found")  # an empty catalog answers
+    with server.http() as http:
+        token = http.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD}).json()
+        headers = {"Authorization": f"Bearer {token['access_token']}"}
+        statuses = [http.get("/api/v1/catalog/works?q=night", headers=headers).status_code for _ in range(60)]
+    assert statuses[-1] == 429, statuses
+    search(page, "night train")
+    expect(page.locator("#search-message")).to_have_text(
+        "Too many searches in a short time; wait a minute and try again."
+    )
+    expect(page.locator("#search-message")).to_have_attribute("data-kind", "error")
+    expect(page.locator("#results li")).to_have_count(0)
     watch.assert_clean()

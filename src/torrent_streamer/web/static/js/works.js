@@ -7,7 +7,7 @@ const { formatSize } = window.tsPlayer;
 const { addMagnet, clearError } = window.tsApp;
 const $ = (id) => document.getElementById(id);
 const FILTERS = ["resolution", "codec", "language", "year", "season", "episode"];
-const PAGE_SIZE = "20";
+const PAGE_SIZE = "20"; // titles, and releases of a title, per page
 const WEAK_BELOW = 5; // seeders: fewer is a swarm that may stall
 const PLAYABLE_WORDS = {
   direct: ["Plays directly", "This browser plays the file as it is."],
@@ -17,7 +17,7 @@ const PLAYABLE_WORDS = {
 };
 const SORT_WORDS = { health: "Health", size: "Size", resolution: "Resolution" };
 const CODEC_WORDS = { h264: "H.264", hevc: "HEVC", av1: "AV1", vp9: "VP9", xvid: "XviD", divx: "DivX", mpeg2: "MPEG-2" };
-const state = { query: null, filters: {}, searchToken: 0 };
+const state = { query: null, filters: {}, nextCursor: null, searchToken: 0 };
 
 function el(tag, text, className) {
   const node = document.createElement(tag);
@@ -91,11 +91,7 @@ function workName(work) {
   return part ? `${name} · ${part}` : name;
 }
 
-function kindLabel(work) {
-  if (work.kind === "movie") return "Movie";
-  const part = episodeLabel(work.season, work.episode);
-  return part ? `Show · ${part}` : "Show";
-}
+function kindLabel(work) { return work.kind === "movie" ? "Movie" : "Show"; } // the episode is in the name
 
 // --- one release ---------------------------------------------------------------------------------------
 function releaseFacts(release) {
@@ -133,20 +129,27 @@ function releaseRow(release) {
 }
 
 // --- a work and its releases ---------------------------------------------------------------------------
-async function loadReleases(work, box, sort) {
+// The first page replaces the list (a new sort); "More releases" appends the next one.
+async function loadReleases(work, box, sort, cursor = null) {
   const list = box.querySelector("ul");
   const note = box.querySelector(".releases-note");
+  const more = box.querySelector("button.more");
+  more.hidden = true;
   note.textContent = "Loading releases…";
-  const params = new URLSearchParams({ sort, limit: "50", ...state.filters });
+  const params = new URLSearchParams({ sort, limit: PAGE_SIZE, ...state.filters });
+  if (cursor) params.set("cursor", cursor);
   try {
     const page = await call(`/catalog/works/${encodeURIComponent(work.id)}/releases?${params}`);
-    list.replaceChildren(...page.items.map(releaseRow));
-    const more = page.next_cursor ? " (the 50 first shown)" : "";
-    note.textContent = page.items.length
-      ? `${page.items.length} ${page.items.length === 1 ? "release" : "releases"}, by ${SORT_WORDS[sort].toLowerCase()}${more}.`
+    const rows = page.items.map(releaseRow);
+    if (cursor) list.append(...rows); else list.replaceChildren(...rows);
+    const shown = list.children.length;
+    more.hidden = !page.next_cursor;
+    more.onclick = () => loadReleases(work, box, sort, page.next_cursor);
+    note.textContent = shown
+      ? `${shown} ${shown === 1 ? "release" : "releases"}${page.next_cursor ? " so far" : ""}, by ${SORT_WORDS[sort].toLowerCase()}.`
       : "No release matches the filters.";
   } catch (error) {
-    list.replaceChildren();
+    if (!cursor) list.replaceChildren();
     note.textContent = explain(error, "loading the releases");
   }
 }
@@ -170,7 +173,10 @@ function releasesBox(work) {
   bar.append(label, select);
   const list = el("ul", null, "release-list");
   list.setAttribute("aria-label", `Releases of ${work.title}`);
-  box.append(bar, el("p", "", "releases-note muted small"), list);
+  const more = el("button", "More releases", "secondary more");
+  more.type = "button";
+  more.hidden = true;
+  box.append(bar, el("p", "", "releases-note muted small"), list, more);
   return box;
 }
 
@@ -223,6 +229,7 @@ async function onSearch(event) {
   $("q").removeAttribute("aria-invalid");
   if (!q) {
     $("results").replaceChildren();
+    $("more-works").hidden = true;
     $("q").setAttribute("aria-invalid", "true");
     message("Type a title to search for, such as “dune 2021” or “the bear s02e03”.", "error");
     $("q").focus();
@@ -231,21 +238,35 @@ async function onSearch(event) {
   let filters;
   try { filters = readFilters(); } catch (error) { message(error.message, "error"); return; }
   state.searchToken += 1;
-  const token = state.searchToken;
-  message("Searching…");
+  await loadWorks(state.searchToken, q, filters, null);
+}
+
+// The first page replaces the results; "More titles" appends the next page of the same search.
+async function loadWorks(token, q, filters, cursor) {
+  $("more-works").hidden = true;
+  message(cursor ? "Loading more titles…" : "Searching…");
+  const params = new URLSearchParams({ q, limit: PAGE_SIZE, ...filters });
+  if (cursor) params.set("cursor", cursor);
   try {
-    const page = await call(`/catalog/works?${new URLSearchParams({ q, limit: PAGE_SIZE, ...filters })}`);
-    if (token !== state.searchToken) return; // a newer search answered first
-    Object.assign(state, { query: q, filters });
-    $("results").replaceChildren(...page.items.map(workRow));
+    const page = await call(`/catalog/works?${params}`);
+    if (token !== state.searchToken) return; // a newer search started meanwhile
+    Object.assign(state, { query: q, filters, nextCursor: page.next_cursor });
+    const rows = page.items.map(workRow);
+    if (cursor) $("results").append(...rows); else $("results").replaceChildren(...rows);
+    const shown = $("results").children.length;
     const filtered = Object.keys(filters).length ? " with these filters" : "";
-    if (!page.items.length) message(`Nothing found for “${q}”${filtered}. Check the spelling, or clear the filters.`, "empty");
-    else message(`${page.items.length}${page.next_cursor ? "+" : ""} ${page.items.length === 1 ? "title" : "titles"} for “${q}”${filtered}. Open a title to see its releases.`);
+    $("more-works").hidden = !page.next_cursor;
+    if (!shown) message(`Nothing found for “${q}”${filtered}. Check the spelling, or clear the filters.`, "empty");
+    else message(`${shown} ${shown === 1 ? "title" : "titles"} for “${q}”${filtered}${page.next_cursor ? " so far" : ""}. Open a title to see its releases.`);
   } catch (error) {
     if (token !== state.searchToken) return;
-    $("results").replaceChildren();
+    if (!cursor) $("results").replaceChildren();
     message(explain(error, "searching"), "error");
   }
+}
+
+function moreWorks() {
+  if (state.query && state.nextCursor) loadWorks(state.searchToken, state.query, state.filters, state.nextCursor);
 }
 
 function clearFilters() {
@@ -255,3 +276,4 @@ function clearFilters() {
 
 $("search-form").addEventListener("submit", onSearch);
 $("clear-filters").addEventListener("click", clearFilters);
+$("more-works").addEventListener("click", moreWorks);
