@@ -80,8 +80,8 @@ async def test_player_page_has_sri_and_strict_csp(client: httpx.AsyncClient) -> 
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     assert_page_headers(response)
-    # 2 stylesheets; hls.js, playback.js, api.js, now-playing.js, player.js: each self-hosted with SRI
-    assert await assert_page_is_locked_down(client, "/app", response.text) == 7
+    # 2 stylesheets; hls.js, playback.js, api.js, now-playing.js, player.js, works.js: each self-hosted with SRI
+    assert await assert_page_is_locked_down(client, "/app", response.text) == 8
 
 
 async def test_app_is_installable_and_has_a_favicon(client: httpx.AsyncClient) -> None:

@@ -1,6 +1,7 @@
-// The web app: sign in / sign up, library, continue watching, add (magnet or .torrent), search.
-// Uses only the public API (/api/v1) through api.js; playback is now-playing.js. Every server string is
-// written with textContent; nothing is kept in localStorage or sessionStorage.
+// The web app: sign in / sign up, library, continue watching, add (magnet or .torrent). Search is works.js,
+// which adds a release through addMagnet() here (window.tsApp). Uses only the public API (/api/v1) through
+// api.js; playback is now-playing.js. Every server string is written with textContent; nothing is kept in
+// localStorage or sessionStorage.
 const { call, webAuth, refreshSession, signOut, session, ApiError } = window.tsApi;
 const { play, stop, formatSize } = window.tsPlayer;
 const $ = (id) => document.getElementById(id);
@@ -56,7 +57,7 @@ function signedOut(message) {
   stop();
   if (app.pollTimer) { clearTimeout(app.pollTimer); app.pollTimer = null; }
   $("who").textContent = "";
-  for (const id of ["results", "library-list", "continue-list"]) $(id).replaceChildren();
+  for (const id of ["results", "search-message", "library-list", "continue-list"]) $(id).replaceChildren();
   app.details.clear();
   showAuth("sign-in");
   say(message || "Signed out.");
@@ -254,7 +255,7 @@ async function startPlaying(detail, file) {
   try { await play(detail, file); await loadContinue(); } catch (error) { fail(error); }
 }
 
-// --- add and search ------------------------------------------------------------------------------
+// --- add ----------------------------------------------------------------------------------------
 async function added(torrent) {
   app.details.delete(torrent.id);
   say(`Added ${torrent.name}.`);
@@ -287,23 +288,6 @@ async function onUpload(event) {
   catch (error) { say(""); fail(error, { offerRemoval: error.slug === "torrent-limit" }); }
 }
 
-async function onSearch(event) {
-  event.preventDefault(); clearError();
-  const q = $("q").value.trim();
-  if (!q) { fail(new Error("Type a title to search for.")); $("q").focus(); return; }
-  say("Searching…");
-  try {
-    const page = await call(`/torrents/search?${new URLSearchParams({ q, limit: "20" })}`);
-    const items = [...(page.items || []), ...(page.external || [])];
-    $("results").replaceChildren(...items.map((item) => {
-      const li = document.createElement("li");
-      li.append(text("span", `${item.title} · ${formatSize(item.size_bytes)} · ${item.seeders} seeders`), button("Add", () => addMagnet(item.magnet)));
-      return li;
-    }));
-    say(items.length ? `${items.length} result(s) for “${q}”.` : `Nothing found for “${q}”.`);
-  } catch (error) { fail(error); say(""); }
-}
-
 // --- start-up: a reload stays signed in through the refresh cookie ---------------------------------
 $("login-form").addEventListener("submit", onLogin);
 $("mfa-form").addEventListener("submit", onMfa);
@@ -314,10 +298,10 @@ $("to-sign-up").addEventListener("click", () => { clearError(); showAuth("sign-u
 $("to-sign-in").addEventListener("click", () => { clearError(); showAuth("sign-in"); $("email").focus(); });
 $("magnet-form").addEventListener("submit", onMagnet);
 $("upload-form").addEventListener("submit", onUpload);
-$("search-form").addEventListener("submit", onSearch);
 $("sign-out").addEventListener("click", onSignOut);
 $("home").hidden = true;
 $("auth").hidden = true;
+window.tsApp = { addMagnet, clearError, fail, say };
 (async () => {
   say("Loading…");
   if (await refreshSession()) { say(""); await signedIn(); } else { say(""); showAuth("sign-in"); }
