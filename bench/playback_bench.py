@@ -4,7 +4,7 @@ uncached point, and ffmpeg CPU seconds per minute of video, with the real engine
 Each run starts a fresh engine (cold: nothing downloaded, nothing cached). "direct" is the first
 byte of the raw MP4 through an engine reader, the reference; remux/transcode include the probe.
 Run: ``uv run python -m bench.playback_bench [--runs 3] [--seed-rate-mib 20]``; prints JSON figures.
-Not measured here: time to first *frame* in Chromium (see docs/benchmarks.md).
+Time to first *frame* in Chromium: bench/playback_browser_bench.py.
 """
 
 from __future__ import annotations

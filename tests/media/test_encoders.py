@@ -55,8 +55,9 @@ class Rig:
         )
         return self
 
-    def _restart(self) -> None:
+    def _restart(self, so_far: int) -> None:
         self.restarts += 1
+        assert so_far == self.restarts  # one file variant here: its own count
 
     def command(self, slow: bool = False) -> CommandFor:
         ffmpeg = ffmpeg_binary()

@@ -68,6 +68,18 @@ class Metrics:
             "ts_media_encoder_restarts_total", "Encoders restarted by a request far from them", registry=r
         )
         self.media_encoders = Gauge("ts_media_encoders", "Running HLS encoders", registry=r)
+        self.media_encoder_restarts_per_variant = Histogram(
+            "ts_media_encoder_restarts_per_variant",
+            "At each restart: how many restarts that file variant has had so far (far seeks per title)",
+            buckets=(1, 2, 3, 5, 8, 13, 21),
+            registry=r,
+        )
+        self.media_active_encoders = Histogram(
+            "ts_media_active_encoders",
+            "Running HLS encoders, observed at every encoder start and stop",
+            buckets=(0, 1, 2, 3, 4, 6, 8, 12, 16),
+            registry=r,
+        )
         self.engine_torrents = Gauge("ts_engine_torrents", "Torrents in the engine", registry=r)
         self.engine_readers = Gauge("ts_engine_readers", "Open stream readers", registry=r)
         self.engine_download_rate = Gauge("ts_engine_download_bytes_per_second", "Download rate", registry=r)
@@ -78,6 +90,14 @@ class Metrics:
         self.node_info = Gauge("ts_node_info", "This node's name (TS_NODE_NAME), value 1", ["node"], registry=r)
         if node:
             self.node_info.labels(node).set(1)
+
+    def on_encoder_restart(self, so_far: int) -> None:
+        self.media_encoder_restarts.inc()
+        self.media_encoder_restarts_per_variant.observe(so_far)
+
+    def on_active_encoders(self, running: int) -> None:
+        self.media_encoders.set(running)
+        self.media_active_encoders.observe(running)
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         self.http_requests.labels(method, route, str(status)).inc()

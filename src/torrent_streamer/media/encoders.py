@@ -40,9 +40,10 @@ CommandFor = Callable[[Segment, str], list[str]]  # (segment, output path) -> ar
 
 @dataclass
 class PoolEvents:
-    """Callbacks for metrics (restarts counted, active encoders gauged)."""
+    """Callbacks for metrics: a restart (with how many that file variant has had so far), the number
+    of running encoders after each start or stop."""
 
-    on_restart: Callable[[], None] = lambda: None
+    on_restart: Callable[[int], None] = lambda n: None
     on_active: Callable[[int], None] = lambda n: None
 
 
@@ -83,6 +84,7 @@ class EncoderPool:
         self.segment_timeout = segment_timeout
         self.events = events or PoolEvents()
         self._encoders: dict[SegmentKey, Encoder] = {}
+        self._restarts: dict[SegmentKey, int] = {}
         self._processes: dict[int, asyncio.subprocess.Process] = {}
         self._reaper: asyncio.Task[None] | None = None
 
@@ -149,7 +151,8 @@ class EncoderPool:
             outcome = "started"
             if enc is not None:
                 await self._stop(key)
-                self.events.on_restart()
+                self._restarts[key] = self._restarts.get(key, 0) + 1
+                self.events.on_restart(self._restarts[key])
                 outcome = "restarted"
             enc = await self._launch(key, segments, index, command_for)
         self._want(enc, index)

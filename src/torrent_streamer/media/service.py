@@ -105,7 +105,7 @@ class MediaService:
             idle_seconds=settings.idle_seconds,
             read_ahead=settings.read_ahead,
             segment_timeout=settings.segment_timeout,
-            events=PoolEvents(on_restart=metrics.media_encoder_restarts.inc, on_active=metrics.media_encoders.set),
+            events=PoolEvents(on_restart=metrics.on_encoder_restart, on_active=metrics.on_active_encoders),
         )
         self._probes: OrderedDict[tuple[str, int], MediaInfo] = OrderedDict()
         self._probe_locks: dict[tuple[str, int], asyncio.Lock] = {}
