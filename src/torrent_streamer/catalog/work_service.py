@@ -83,7 +83,7 @@ def release_public(entry: CatalogEntry, profile: ClientProfile) -> ReleasePublic
         leechers=entry.leechers,
         health_checked_at=entry.health_checked_at,
         size_bytes=entry.size_bytes,
-        playable=playable(entry.video_codec, entry.audio_codec, profile),  # type: ignore[arg-type]
+        playable=playable(entry.video_codec, entry.audio_codec, profile, audio_channels=entry.audio_channels),  # type: ignore[arg-type]
         info_hash=entry.info_hash,
         magnet=entry.magnet,
     )

@@ -130,15 +130,32 @@ def decide(media: MediaInfo, caps: Capabilities, audio_track: int | None = None)
             raise ValueError("no such audio track")
     picked_other = chosen is not None and chosen is not default_audio(media)
     video = media.video[0] if media.video else None
-    video_ok = video is None or video.codec in caps.video_codecs
-    audio_ok = chosen is None or (chosen.codec in caps.audio_codecs and chosen.channels <= caps.max_audio_channels)
-    container_ok = media.container in caps.containers
+    mode = mode_for(
+        video.codec if video else None,
+        chosen.codec if chosen else None,
+        media.container,
+        caps,
+        chosen.channels if chosen else 0,
+    )
     index = chosen.index if chosen is not None else None
-    if video_ok and audio_ok and container_ok and not picked_other:
+    if mode == "direct" and not picked_other:
         return Decision("direct", "copy" if video else None, "copy" if chosen else None, index)
     audio: Literal["copy", "aac"] | None = None
     if chosen is not None:
-        audio = "copy" if audio_ok and chosen.codec in FMP4_AUDIO else "aac"
-    if video_ok:
+        audio = "copy" if audio_fits(chosen.codec, chosen.channels, caps) and chosen.codec in FMP4_AUDIO else "aac"
+    if mode != "transcode":
         return Decision("remux", "copy" if video else None, audio, index)
     return Decision("transcode", "h264", audio, index)
+
+
+def audio_fits(codec: str, channels: int, caps: Capabilities) -> bool:
+    return codec in caps.audio_codecs and channels <= caps.max_audio_channels
+
+
+def mode_for(video: str | None, audio: str | None, container: str, caps: Capabilities, channels: int = 2) -> Mode:
+    """The decision table on codec names alone (``None``: no such track); the catalog's prediction too."""
+    video_ok = video is None or video in caps.video_codecs
+    audio_ok = audio is None or audio_fits(audio, channels, caps)
+    if video_ok and audio_ok and container in caps.containers:
+        return "direct"
+    return "remux" if video_ok else "transcode"
