@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import posixpath
 import uuid
+from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Path, Request, Response
+from fastapi import APIRouter, Body, Depends, Path, Request, Response
 from fastapi.responses import FileResponse
 
 from torrent_streamer.auth.dependencies import public_route
@@ -30,7 +31,7 @@ from torrent_streamer.media.schemas import (
     SubtitleTrackPublic,
     VideoTrackPublic,
 )
-from torrent_streamer.media.service import parse_variant
+from torrent_streamer.media.service import Variant, parse_variant
 from torrent_streamer.streaming import service
 from torrent_streamer.streaming.fastpath import StreamTarget
 from torrent_streamer.streaming.subtitles import MAX_SUBTITLE_BYTES, SubtitleError, to_webvtt
@@ -168,21 +169,37 @@ async def _target(info_hash: str, token: str, services: ServicesDep, engine: Eng
     return target, await media_service.probe(target.info_hash, target.file)
 
 
-@router.get(
-    "/stream/{info_hash}/{token}/hls/{variant}/master.m3u8",
-    dependencies=[public_route()], response_class=Response, responses=HLS_RESPONSES,
-)  # fmt: skip
-async def hls_master(
+@dataclass(frozen=True, slots=True)
+class HlsRequest:
+    """What every HLS route starts from: the authorised target, its probe, the variant asked for."""
+
+    target: StreamTarget
+    media: MediaInfo
+    variant: Variant
+
+
+async def _hls_request(
     info_hash: InfoHash,
     token: Token,
     variant: VariantName,
     services: ServicesDep,
     engine: EngineDep,
     media_service: MediaDep,
-) -> Response:
-    """The HLS master playlist: one variant stream and the text subtitle tracks as a subtitle group."""
+) -> HlsRequest:
     target, media = await _target(info_hash, token, services, engine, media_service)
-    chosen = parse_variant(variant, media)
+    return HlsRequest(target, media, parse_variant(variant, media))
+
+
+HlsDep = Annotated[HlsRequest, Depends(_hls_request)]
+
+
+@router.get(
+    "/stream/{info_hash}/{token}/hls/{variant}/master.m3u8",
+    dependencies=[public_route()], response_class=Response, responses=HLS_RESPONSES,
+)  # fmt: skip
+async def hls_master(hls_request: HlsDep) -> Response:
+    """The HLS master playlist: one variant stream and the text subtitle tracks as a subtitle group."""
+    target, media, chosen = hls_request.target, hls_request.media, hls_request.variant
     renditions = [
         hls.SubtitleRendition(_label(s.language, s.title, f"Subtitles {n + 1}"), s.language,
                               subtitle_playlist_path(f"e{s.index}"))
@@ -202,18 +219,9 @@ async def hls_master(
     "/stream/{info_hash}/{token}/hls/{variant}/video.m3u8",
     dependencies=[public_route()], response_class=Response, responses=HLS_RESPONSES,
 )  # fmt: skip
-async def hls_media(
-    info_hash: InfoHash,
-    token: Token,
-    variant: VariantName,
-    services: ServicesDep,
-    engine: EngineDep,
-    media_service: MediaDep,
-) -> Response:
+async def hls_media(hls_request: HlsDep, media_service: MediaDep) -> Response:
     """The VOD media playlist: every segment of the whole duration, ``#EXT-X-ENDLIST``."""
-    _, media = await _target(info_hash, token, services, engine, media_service)
-    chosen = parse_variant(variant, media)
-    text = hls.media_playlist(media_service.segments(media, chosen))
+    text = hls.media_playlist(media_service.segments(hls_request.media, hls_request.variant))
     return Response(text, media_type=PLAYLIST, headers={"Cache-Control": "private, no-store"})
 
 
@@ -221,17 +229,10 @@ async def hls_media(
     "/stream/{info_hash}/{token}/hls/{variant}/init.mp4",
     dependencies=[public_route()], response_class=Response, responses=HLS_RESPONSES,
 )  # fmt: skip
-async def hls_init(
-    info_hash: InfoHash,
-    token: Token,
-    variant: VariantName,
-    services: ServicesDep,
-    engine: EngineDep,
-    media_service: MediaDep,
-) -> Response:
+async def hls_init(hls_request: HlsDep, media_service: MediaDep) -> Response:
     """The fMP4 initialisation segment (``#EXT-X-MAP``)."""
-    target, media = await _target(info_hash, token, services, engine, media_service)
-    path = await media_service.init_segment(target.info_hash, target.file, media, parse_variant(variant, media))
+    target = hls_request.target
+    path = await media_service.init_segment(target.info_hash, target.file, hls_request.media, hls_request.variant)
     return FileResponse(path, media_type="video/mp4", headers={"Cache-Control": SEGMENT_CACHE})
 
 
@@ -240,17 +241,11 @@ async def hls_init(
     dependencies=[public_route()], response_class=Response, responses=HLS_RESPONSES,
 )  # fmt: skip
 async def hls_segment(
-    info_hash: InfoHash,
-    token: Token,
-    variant: VariantName,
-    segment: Annotated[int, Path(ge=0, le=1_000_000)],
-    services: ServicesDep,
-    engine: EngineDep,
-    media_service: MediaDep,
+    segment: Annotated[int, Path(ge=0, le=1_000_000)], hls_request: HlsDep, media_service: MediaDep
 ) -> Response:
     """One fMP4 media segment; made on demand (restarting the encoder there if it is far away)."""
-    target, media = await _target(info_hash, token, services, engine, media_service)
-    path = await media_service.segment(target.info_hash, target.file, media, parse_variant(variant, media), segment)
+    target = hls_request.target
+    path = await media_service.segment(target.info_hash, target.file, hls_request.media, hls_request.variant, segment)
     return FileResponse(path, media_type="video/mp4", headers={"Cache-Control": SEGMENT_CACHE})
 
 

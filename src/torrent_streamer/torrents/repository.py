@@ -8,7 +8,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -193,26 +192,3 @@ async def list_all_torrents(session: AsyncSession, limit: int) -> Sequence[tuple
 
 async def torrent_by_info_hash(session: AsyncSession, info_hash: str) -> Torrent | None:
     return (await session.execute(select(Torrent).where(Torrent.info_hash == info_hash))).scalar_one_or_none()
-
-
-async def export_library(session: AsyncSession, user_id: uuid.UUID) -> list[dict[str, Any]]:
-    """The user's library for the personal-data export (SR-4.5)."""
-    return [
-        {"id": str(e.id), "name": t.name, "info_hash": t.info_hash, "added_at": e.added_at.isoformat()}
-        for e, t in await list_entries(session, user_id, 10_000)
-    ]
-
-
-async def export_history(session: AsyncSession, user_id: uuid.UUID) -> list[dict[str, Any]]:
-    """The user's resume positions for the personal-data export (SR-4.5)."""
-    return [
-        {
-            "torrent_id": str(item.entry_id),
-            "torrent_name": torrent.name,
-            "file_index": item.file_index,
-            "position_seconds": item.position_seconds,
-            "duration_seconds": item.duration_seconds,
-            "updated_at": item.updated_at.isoformat(),
-        }
-        for item, _, torrent in await list_history(session, user_id, 10_000)
-    ]
