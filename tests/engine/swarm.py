@@ -102,10 +102,10 @@ def wait_alert(ses: lt.session, kind: type, timeout: float = 30.0) -> Any:
 class Seeder:
     """A loopback seeding session; `port` is where leechers connect (TCP, or uTP only)."""
 
-    def __init__(self, media: Media, upload_rate_limit: int = 0, *, utp_only: bool = False) -> None:
+    def __init__(self, media: Media, upload_rate_limit: int = 0, *, utp_only: bool = False, port: int = 0) -> None:
         self.ses = lt.session(
             {
-                "listen_interfaces": "127.0.0.1:0",
+                "listen_interfaces": f"127.0.0.1:{port}",
                 "enable_dht": False,
                 "enable_lsd": False,
                 "enable_upnp": False,

@@ -69,3 +69,8 @@ class EngineConfig:
     # ...but a torrent that wants data and has had no peer this long opens outgoing uTP
     # (session-wide, until no torrent starves), so uTP-only peers are still reached.
     utp_fallback_seconds: float = 2.0
+    # A reader waiting this long for a piece of a torrent with no peer re-dials the torrent's known
+    # peers and re-pushes its deadlines; the next rescue of the same stall waits twice as long
+    # (capped at `rescue_max_seconds`), so a dead swarm is not hammered.
+    rescue_after_seconds: float = 2.0
+    rescue_max_seconds: float = 30.0

@@ -395,6 +395,25 @@ class LibtorrentEngine(EngineEvents):
     async def _post_updates(self) -> None:
         self.session.post_torrent_updates(0)
         self._utp_fallback()
+        self._rescue_starved()
+
+    def _rescue_starved(self) -> None:
+        """A reader stuck on a piece: dial the torrent's known peers again and re-push its deadlines.
+
+        libtorrent forgets a peer after a few failed connects (`max_failcount`) and a seed that closed
+        a finished torrent's connection is not always re-dialled; a stream must not hang on either.
+        """
+        cfg = self.config
+        now = time.monotonic()
+        for t in self._torrents.values():
+            if t.closed or not t.rescue_due(now, cfg.rescue_after_seconds, cfg.rescue_max_seconds):
+                continue
+            peers = t.snap.peers if t.snap is not None else 0
+            log.info("reader starved on %s (peers=%d, rescue %d): re-dialling", t.key, peers, t.rescues)
+            if peers == 0:
+                t.reconnect(cfg.enable_dht)
+            t.deadlines.clear()  # libtorrent may have dropped them (file priorities, a lost peer)
+            t.apply_deadlines()
 
     def _utp_fallback(self) -> None:
         """TCP first; outgoing uTP only while a torrent wanting data has found no peer for a while."""

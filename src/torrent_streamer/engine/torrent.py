@@ -53,6 +53,9 @@ class TorrentState:
         self.closed = False
         self._piece_waiters: dict[int, list[asyncio.Future[None]]] = {}
         self._read_waiters: dict[int, list[asyncio.Future[bytes]]] = {}
+        self._waiting_since: dict[int, float] = {}  # piece -> when a reader began waiting for it
+        self.rescued_at = 0.0  # last time a starved reader made us re-dial (see `rescue_due`)
+        self.rescues = 0  # rescues of the current stall (reset once nothing waits)
         self.resume_waiters: list[asyncio.Future[bool]] = []
         # Recent peer connects/disconnects ("peer_connect", "ip:port TCP"), for diagnosis and tests.
         self.peered_at = time.monotonic()  # last time it had a peer (or was added)
@@ -62,6 +65,7 @@ class TorrentState:
     def on_piece(self, piece: int) -> None:
         self.have.add(piece)
         self.deadlines.pop(piece, None)
+        self._waiting_since.pop(piece, None)
         for fut in self._piece_waiters.pop(piece, []):
             if not fut.done():
                 fut.set_result(None)
@@ -90,6 +94,7 @@ class TorrentState:
                     if not fut.done():
                         fut.set_exception(exc)
             table.clear()
+        self._waiting_since.clear()
         self.on_resume_done(False)
 
     # -- pieces -------------------------------------------------------------------
@@ -102,6 +107,7 @@ class TorrentState:
         started = time.monotonic()
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._piece_waiters.setdefault(piece, []).append(fut)
+        self._waiting_since.setdefault(piece, started)
         # Pieces verified before we started listening (resume data, recheck).
         if await asyncio.to_thread(self.handle.have_piece, piece):
             self.on_piece(piece)
@@ -114,7 +120,25 @@ class TorrentState:
             if waiters and fut in waiters and not fut.done():
                 waiters.remove(fut)
                 fut.cancel()
+            if not self._piece_waiters.get(piece):
+                self._piece_waiters.pop(piece, None)
+                self._waiting_since.pop(piece, None)
         return time.monotonic() - started
+
+    def rescue_due(self, now: float, after: float, cap: float) -> bool:
+        """True when a reader has waited `after` seconds (doubling per rescue, up to `cap`) for a piece.
+
+        Counts the rescue when it answers True; a torrent nobody waits on starts over.
+        """
+        if not self._waiting_since:
+            self.rescues = 0
+            return False
+        backoff = min(after * (2**self.rescues), cap)
+        if now - min(self._waiting_since.values()) < after or now - self.rescued_at < backoff:
+            return False
+        self.rescued_at = now
+        self.rescues += 1
+        return True
 
     async def read_piece(self, piece: int, timeout: float) -> bytes:
         """Read a verified piece through libtorrent (sees its store buffer, not the file)."""
