@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from torrent_streamer.media.decision import PROFILES, capabilities, decide, profile_for
+from torrent_streamer.media.decision import PROFILES, HlsRequired, capabilities, decide, profile_for
 from torrent_streamer.media.probe import AudioTrack, MediaInfo, VideoTrack
 
 SAFARI_UA = (
@@ -91,3 +93,34 @@ def test_audio_only_and_video_only_files() -> None:
     silent = decide(media("mkv", "h264"), PROFILES["chrome"])
     assert (silent.mode, silent.audio, silent.variant) == ("remux", None, "copy-none-x")
     assert decide(H264_AC3, PROFILES["chrome"]).variant == "copy-aac-1"
+
+
+@pytest.mark.parametrize(("info", "profile"), [(FASTSTART, "chrome"), (VP9_OPUS, "firefox"), (AAC_51_MP4, "chrome")])
+def test_a_client_without_hls_gets_direct_play_when_the_file_plays_directly(info: MediaInfo, profile: str) -> None:
+    ua = {"chrome": CHROME_UA, "firefox": FIREFOX_UA}[profile]
+    decision = decide(info, capabilities(ua, hls=False))
+    assert (decision.mode, decision.video, decision.audio) == ("direct", "copy", "copy")
+
+
+@pytest.mark.parametrize(
+    ("info", "profile", "needed"),
+    [(H264_AC3, "chrome", "remux"), (HEVC_AAC, "safari", "remux"), (HEVC_AAC, "chrome", "transcode"),
+     (VP9_OPUS, "default", "transcode"), (AAC_51_MP4, "android", "remux")],
+)  # fmt: skip
+def test_a_client_without_hls_is_refused_what_only_hls_plays(info: MediaInfo, profile: str, needed: str) -> None:
+    assert decide(info, PROFILES[profile]).mode == needed  # with HLS it plays
+    with pytest.raises(HlsRequired) as refused:
+        decide(info, replace(PROFILES[profile], hls=False))
+    assert refused.value.status == 422
+    assert refused.value.type_uri.endswith("hls-required")
+    assert refused.value.extra == {"needed_mode": needed}
+    assert f"needs HLS ({needed})" in str(refused.value)
+
+
+def test_a_client_without_hls_cannot_pick_another_audio_track() -> None:
+    two = media("mp4", "h264", ("aac", 2), ("aac", 2))
+    no_hls = capabilities(CHROME_UA, hls=False)
+    assert decide(two, no_hls, audio_track=1).mode == "direct"  # the default track, asked for by index
+    with pytest.raises(HlsRequired, match="non-default audio track") as refused:
+        decide(two, no_hls, audio_track=2)
+    assert refused.value.extra == {"needed_mode": "remux"}

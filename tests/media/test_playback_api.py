@@ -187,6 +187,22 @@ async def test_capabilities_in_the_body_win_over_the_user_agent(library: Library
     assert "copy-aac-" in one_channel["url"]
 
 
+async def test_a_client_without_hls_gets_direct_play_or_a_422_problem(library: Library) -> None:
+    direct = await library.playback("faststart.mp4", CHROME_UA, {"hls": False})
+    assert direct.status_code == 200, direct.text
+    assert direct.json()["mode"] == "direct"
+    assert not direct.json()["url"].endswith(".m3u8")
+    refused = await library.playback("h264-ac3.mkv", CHROME_UA, {"hls": False})
+    assert refused.status_code == 422
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    problem = refused.json()
+    assert problem["type"].endswith("hls-required")
+    assert problem["needed_mode"] == "remux"
+    assert "needs HLS" in problem["detail"]
+    transcode = await library.playback("hevc-aac.mkv", CHROME_UA, {"hls": False})
+    assert (transcode.status_code, transcode.json()["needed_mode"]) == (422, "transcode")
+
+
 @pytest.mark.parametrize(
     "body",
     [{"video_codecs": "h264"}, {"video_codecs": ["H264!"]}, {"hls": "yes"}, {"max_audio_channels": 0},

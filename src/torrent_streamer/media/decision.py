@@ -9,11 +9,18 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from torrent_streamer.core.errors import Unprocessable
 from torrent_streamer.media.probe import AudioTrack, MediaInfo
 
 Mode = Literal["direct", "remux", "transcode"]
 # Audio codecs an fMP4 segment can carry as they are (otherwise they are transcoded to AAC).
 FMP4_AUDIO = frozenset({"aac", "mp3", "ac3", "eac3", "opus", "flac", "alac"})
+
+
+class HlsRequired(Unprocessable):
+    """Only HLS can play this file (or this audio track) for the client, and it said ``hls: false``."""
+
+    slug, title = "hls-required", "This file needs HLS, which the client does not support"
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +128,9 @@ def decide(media: MediaInfo, caps: Capabilities, audio_track: int | None = None)
     """The table in docs/streaming.md: direct if everything fits, remux if the video does, else transcode.
 
     Choosing an audio track other than the file's default rules out direct play (a ``<video>`` plays
-    the default one). ``audio_track`` must be a stream index from ``media.audio``.
+    the default one). ``audio_track`` must be a stream index from ``media.audio`` (``ValueError``).
+    A client without HLS (``caps.hls`` false) gets ``direct`` or ``HlsRequired``: remux and transcode
+    exist only as HLS, and there is no progressive fallback.
     """
     chosen = default_audio(media)
     if audio_track is not None:
@@ -140,6 +149,12 @@ def decide(media: MediaInfo, caps: Capabilities, audio_track: int | None = None)
     index = chosen.index if chosen is not None else None
     if mode == "direct" and not picked_other:
         return Decision("direct", "copy" if video else None, "copy" if chosen else None, index)
+    if not caps.hls:
+        what = "A non-default audio track needs HLS" if mode == "direct" else f"This file needs HLS ({mode})"
+        raise HlsRequired(
+            f"{what}, which the client said it does not support.",
+            extra={"needed_mode": "remux" if mode == "direct" else mode},
+        )
     audio: Literal["copy", "aac"] | None = None
     if chosen is not None:
         audio = "copy" if audio_fits(chosen.codec, chosen.channels, caps) and chosen.codec in FMP4_AUDIO else "aac"
