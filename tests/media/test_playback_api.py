@@ -21,7 +21,7 @@ from torrent_streamer.core.config import Settings
 from torrent_streamer.media.service import MediaService
 
 from .clips import CLIPS, CUES, SECONDS, SRT, decodes, ffprobe, first_video_time
-from .test_decision import CHROME_UA, SAFARI_UA
+from .test_decision import ANDROID_UA, CHROME_UA, FIREFOX_UA, SAFARI_UA
 
 pytestmark = pytest.mark.slow
 EXPECTED = {  # clip -> profile -> (mode, video codec out, audio codec out)
@@ -31,7 +31,17 @@ EXPECTED = {  # clip -> profile -> (mode, video codec out, audio codec out)
     "hevc-aac.mkv": {"chrome": ("transcode", "h264", "aac"), "safari": ("remux", "hevc", "aac")},
     "vp9-opus.webm": {"chrome": ("direct", "vp9", "opus"), "safari": ("transcode", "h264", "aac")},
 }
-UAS = {"chrome": CHROME_UA, "safari": SAFARI_UA}
+# The other profiles: Firefox decides as Chrome; Android (stereo) and the conservative default (H.264,
+# AAC/MP3, MP4 only) differ from Chrome on 5.1 audio and on WebM.
+OTHER_PROFILES = {
+    "firefox": {"faststart.mp4": "direct", "moov-at-end.mp4": "direct", "h264-ac3.mkv": "remux",
+                "hevc-aac.mkv": "transcode", "vp9-opus.webm": "direct"},
+    "android": {"faststart.mp4": "direct", "moov-at-end.mp4": "direct", "h264-ac3.mkv": "remux",
+                "hevc-aac.mkv": "transcode", "vp9-opus.webm": "direct"},
+    "default": {"faststart.mp4": "direct", "moov-at-end.mp4": "direct", "h264-ac3.mkv": "remux",
+                "hevc-aac.mkv": "transcode", "vp9-opus.webm": "transcode"},
+}  # fmt: skip
+UAS = {"chrome": CHROME_UA, "safari": SAFARI_UA, "firefox": FIREFOX_UA, "android": ANDROID_UA, "default": "curl/8.0"}
 
 
 @pytest.fixture
@@ -139,6 +149,42 @@ async def test_decision_per_clip_and_profile(library: Library, name: str, profil
     starts = [float(line.split(":")[1].rstrip(",")) for line in lines if line.startswith("#EXTINF")]
     # Timestamps match the playlist (within the source's reorder delay and its first keyframe's offset).
     assert first_video_time(path) == pytest.approx(sum(starts[:late]), abs=0.25)
+
+
+def variant_of(url: str) -> str:
+    return url.rsplit("/", 2)[1]
+
+
+@pytest.mark.parametrize("profile", list(OTHER_PROFILES))
+async def test_decision_and_playlist_per_clip_for_the_other_profiles(library: Library, profile: str) -> None:
+    """Decision and playlist for every clip; segments are checked above for every variant these produce.
+
+    Each HLS answer here must name a variant the Chrome or Safari answer for the same clip names (whose
+    segments ``test_decision_per_clip_and_profile`` decodes): a new variant needs segment checks of its own.
+    """
+    for name, mode in OTHER_PROFILES[profile].items():
+        response = await library.playback(name, UAS[profile])
+        assert response.status_code == 200, response.text
+        answer = response.json()
+        assert (name, answer["mode"]) == (name, mode)
+        assert answer["duration_seconds"] == pytest.approx(SECONDS, abs=0.1)
+        if mode == "direct":
+            assert not answer["url"].endswith(".m3u8")
+            assert (await library.get(answer["url"])).content == library.files[name]
+            continue
+        assert answer["url"].endswith("/master.m3u8")
+        tested = set()
+        for other in ("chrome", "safari"):
+            seen = (await library.playback(name, UAS[other])).json()
+            if seen["mode"] != "direct":
+                tested.add(variant_of(seen["url"]))
+        assert variant_of(answer["url"]) in tested, f"{name} for {profile}: a variant without segment checks"
+        playlist = await library.get(answer["url"].replace("master.m3u8", "video.m3u8"))
+        assert playlist.status_code == 200
+        lines = playlist.text.splitlines()
+        assert lines[-1] == "#EXT-X-ENDLIST"
+        total = sum(float(line.split(":")[1].rstrip(",")) for line in lines if line.startswith("#EXTINF"))
+        assert total == pytest.approx(SECONDS, abs=0.1)
 
 
 async def test_segment_at_70_percent_does_not_make_earlier_segments(library: Library, tmp_path: Path) -> None:
