@@ -1,10 +1,13 @@
-"""The web app's honest status line and its sign-out on a failed refresh, in real Chromium.
+"""The web app's honest status line and its sign-out on a failed refresh, in real Chromium at 390×844 and
+1280×900.
 
 1. Now playing, fed by a throttled libtorrent seeder on loopback (slower than the sample's bitrate):
    ``#playback-state`` goes connecting (no peer yet) → buffering n% (the seeder trickles) → playing
    (frames flow) → stalled (the seeder pauses while the player waits). Every ``data-state`` change is
    recorded in the page by a MutationObserver, so the test asserts on the observed sequence, never on time.
-2. Issue 12 item 4: when the refresh fails (the family was revoked server-side and the access token
+2. A magnet added before its seeder is reachable: "Watch when ready" opens Now playing on "Fetching
+   metadata", which holds until the test points the engine at the seeder; then the file plays.
+3. Issue 12 item 4: when the refresh fails (the family was revoked server-side and the access token
    expired), the page POSTs ``/api/v1/auth/web/logout`` and shows the sign-in screen.
 """
 
@@ -17,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, Request, Response, expect
+from playwright.sync_api import Browser, BrowserContext, Page, Request, Response, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests import support
-from tests.e2e.app_support import connect_peer, sign_up, title_media
+from tests.e2e.app_support import DESKTOP, PHONE, connect_peer, sign_up, title_media
 from tests.e2e.browser import LiveServer, PageWatch, screenshot
 from tests.e2e.browser_accounts import make_account
 from tests.engine.swarm import Media, Seeder
@@ -53,6 +56,23 @@ def live_settings() -> dict[str, Any]:
     }
 
 
+@pytest.fixture(params=[PHONE, DESKTOP], ids=["phone", "desktop"])
+def viewport(request: pytest.FixtureRequest) -> dict[str, int]:
+    found: dict[str, int] = request.param
+    return found
+
+
+@pytest.fixture
+def context(browser: Browser, server: LiveServer, viewport: dict[str, int]) -> Iterator[BrowserContext]:
+    ctx = browser.new_context(base_url=server.base_url, viewport=viewport)  # type: ignore[arg-type]
+    yield ctx
+    ctx.close()
+
+
+def tag_of(viewport: dict[str, int]) -> str:
+    return "phone" if viewport == PHONE else "desktop"
+
+
 @pytest.fixture
 def trickle(tmp_path: Path) -> Iterator[tuple[Media, Seeder]]:
     media = title_media(tmp_path / "seed", "Slow Film")
@@ -80,10 +100,15 @@ def wait_seen(page: Page, state: str) -> None:
 
 
 def test_now_playing_status_goes_connecting_buffering_playing_stalled(
-    server: LiveServer, watched_page: tuple[Page, PageWatch], trickle: tuple[Media, Seeder], tmp_path: Path
+    server: LiveServer,
+    watched_page: tuple[Page, PageWatch],
+    trickle: tuple[Media, Seeder],
+    viewport: dict[str, int],
+    tmp_path: Path,
 ) -> None:
     page, watch = watched_page
     media, seeder = trickle
+    tag = tag_of(viewport)
     email = f"status-{secrets.token_hex(4)}@example.test"
     sign_up(page, email)
     expect(page.locator("#who")).to_have_text(email)  # /me answered: the page holds its access token
@@ -102,6 +127,8 @@ def test_now_playing_status_goes_connecting_buffering_playing_stalled(
     swarm = page.locator("#swarm")
     expect(swarm).to_have_text(re.compile(r"^0 peers "), timeout=30_000)  # the engine's status has arrived
     expect(state).to_have_attribute("data-state", "connecting")
+    expect(state).to_have_text("Connecting…")
+    screenshot(page, f"app-{tag}-status-connecting")
 
     connect_peer(server, media.info_hash, seeder.port)
     expect(swarm).to_have_text(re.compile(r"^[1-9]\d* peers? · "), timeout=60_000)
@@ -121,6 +148,47 @@ def test_now_playing_status_goes_connecting_buffering_playing_stalled(
     assert "metadata" not in sequence, sequence  # the metadata came with the .torrent
     buffering = [entry["text"] for entry in seen_states(page) if entry["state"] == "buffering"]
     assert all(re.fullmatch(r"Buffering \d{1,2}%", text) for text in buffering), buffering
+    watch.assert_clean()
+
+
+def test_a_magnet_without_peers_shows_fetching_metadata_until_its_seeder_appears(
+    server: LiveServer,
+    watched_page: tuple[Page, PageWatch],
+    trickle: tuple[Media, Seeder],
+    viewport: dict[str, int],
+) -> None:
+    page, watch = watched_page
+    media, seeder = trickle
+    tag = tag_of(viewport)
+    sign_up(page, f"meta-{secrets.token_hex(4)}@example.test")
+
+    # the magnet names no peer and there is no tracker or DHT: nobody can send the details yet
+    page.get_by_label("magnet", exact=False).fill(f"magnet:?xt=urn:btih:{media.info_hash}&dn=Slow+Film")
+    page.get_by_role("button", name="Add", exact=True).click()
+    title = page.locator("#library-list li", has_text="Slow Film")
+    expect(title).to_contain_text("Fetching metadata")
+    expect(title.get_by_role("button", name="Play")).to_have_count(0)  # no file is known yet
+
+    page.evaluate(RECORD_STATES)
+    title.get_by_role("button", name="Watch when ready").click()
+    state = page.locator("#playback-state")
+    expect(page.get_by_role("heading", name="Now playing")).to_be_visible()
+    expect(state).to_have_attribute("data-state", "metadata")
+    expect(state).to_have_text("Fetching metadata: asking peers for this torrent's details…")
+    expect(page.locator("#swarm")).to_have_text(re.compile(r"^0 peers "), timeout=30_000)  # the engine's status came
+    expect(state).to_have_attribute("data-state", "metadata")  # and it still has no details
+    screenshot(page, f"app-{tag}-status-metadata")
+
+    connect_peer(server, media.info_hash, seeder.port)  # the seeder appears; the details come at 8 KiB/s
+    wait_seen(page, "playing")
+    expect(page.locator("#now-playing")).to_have_text("Slow Film · sample.mp4")
+    expect(title.get_by_role("button", name="Play")).to_be_visible()  # the library knows the files now
+
+    sequence = [entry["state"] for entry in seen_states(page)]
+    assert sequence[0] == "metadata", sequence
+    assert sequence.index("playing") > sequence.index("metadata"), sequence
+    assert "metadata" not in sequence[sequence.index("metadata") + 1 :], sequence  # never back once known
+    assert "error" not in sequence, sequence
     watch.assert_clean()
 
 

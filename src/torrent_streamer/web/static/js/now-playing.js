@@ -1,5 +1,6 @@
 // Now playing: the video at the top, honest status (connecting / fetching metadata / buffering n% / playing /
-// stalled) with the real peer count and rate, subtitle and audio pickers, and the resume position.
+// stalled) with the real peer count and rate. A torrent still fetching its metadata can be opened here too
+// (playWhenReady): Now playing says so, and starts the first playable file once the details arrive, subtitle and audio pickers, and the resume position.
 // The position is saved for the file that is playing, captured when playback starts (never for whatever
 // torrent the rest of the page shows later). The video source is set in ONE place, setVideoSource(), so
 // the HLS/direct decision of the playback API (web/static/js/playback.js) can be plugged in there.
@@ -8,7 +9,7 @@ const $ = (id) => document.getElementById(id);
 const SAVE_EVERY_MS = 5000;
 const BUFFER_TARGET_SECONDS = 4;
 const STALL_AFTER_MS = 4000;
-const playing = { playback: null, torrentId: null, fileIndex: null, title: "", events: null, saveTimer: null, subtitleUrl: null, lastStatus: null, waitingSince: 0, started: false };
+const playing = { playback: null, torrentId: null, fileIndex: null, title: "", events: null, saveTimer: null, subtitleUrl: null, lastStatus: null, waitingSince: 0, started: false, pending: null };
 
 function formatSize(bytes) {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
@@ -39,6 +40,10 @@ function renderState() {
     $("swarm").textContent = `${peers} ${peers === 1 ? "peer" : "peers"} · ${formatSize(status.download_rate)}/s`;
   }
   if (!playing.torrentId) return;
+  if (playing.pending) {
+    if (status && (status.state === "timed-out" || status.state === "error")) { setState(status.error || "No peer sent this torrent's details.", "error"); return; }
+    setState("Fetching metadata: asking peers for this torrent's details…", "metadata"); return;
+  }
   if (status && status.state === "metadata") { setState("Fetching metadata…", "metadata"); return; }
   if (!playing.started && (!status || status.peers === 0) && video.readyState < 2) { setState("Connecting…", "connecting"); return; }
   if (!video.paused && !video.seeking && video.readyState >= 3) { setState("Playing", "playing"); return; }
@@ -135,6 +140,26 @@ function fillAudioPicker() {
   box.hidden = false;
 }
 
+function onStatus(status) {
+  playing.lastStatus = status;
+  renderState();
+  const pending = playing.pending;
+  if (pending && !pending.resolving && status.state !== "metadata" && status.state !== "timed-out" && status.state !== "error") {
+    pending.resolving = true;
+    startWhenKnown(pending.torrentId);
+  }
+}
+
+// The metadata has arrived: the files are known, play the first one the service would play.
+async function startWhenKnown(torrentId) {
+  let detail;
+  try { detail = await call(`/torrents/${encodeURIComponent(torrentId)}`); } catch { if (playing.pending) playing.pending.resolving = false; return; }
+  if (!playing.pending || playing.pending.torrentId !== torrentId) return; // the user moved on meanwhile
+  const file = (detail.files || []).find((f) => f.streamable);
+  if (!file) { playing.pending = null; setState("This torrent has no video or audio file to play.", "error"); return; }
+  try { await play(detail, file); } catch (error) { setState(error instanceof Error ? error.message : String(error), "error"); }
+}
+
 async function watchEvents(torrentId, controller) {
   try {
     const response = await fetch(`/api/v1/torrents/${encodeURIComponent(torrentId)}/events`, {
@@ -152,14 +177,14 @@ async function watchEvents(torrentId, controller) {
         const block = buffer.slice(0, cut);
         buffer = buffer.slice(cut + 2);
         const data = block.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5).trim()).join("\n");
-        if (data) { try { playing.lastStatus = JSON.parse(data); renderState(); } catch { /* a malformed event */ } }
+        if (data) { let status = null; try { status = JSON.parse(data); } catch { /* a malformed event */ } if (status) onStatus(status); }
       }
     }
   } catch {
     if (controller.signal.aborted) return;
   }
   while (!controller.signal.aborted) { // polling fallback (and after the stream's bounded lifetime)
-    try { playing.lastStatus = await call(`/torrents/${encodeURIComponent(torrentId)}`); renderState(); } catch { return; }
+    try { onStatus(await call(`/torrents/${encodeURIComponent(torrentId)}`)); } catch { return; }
     await window.tsApi.wait(2000);
   }
 }
@@ -175,7 +200,7 @@ function stop() {
   for (const track of video.querySelectorAll("track")) track.remove();
   video.removeAttribute("src");
   video.load();
-  Object.assign(playing, { torrentId: null, fileIndex: null, title: "", lastStatus: null, waitingSince: 0, started: false });
+  Object.assign(playing, { torrentId: null, fileIndex: null, title: "", lastStatus: null, waitingSince: 0, started: false, pending: null });
   $("watch").hidden = true;
 }
 
@@ -206,6 +231,21 @@ async function play(torrent, file) {
   }
 }
 
+// A torrent still fetching its metadata: Now playing says so and starts once the files are known.
+function playWhenReady(torrent) {
+  stop();
+  Object.assign(playing, { torrentId: torrent.id, title: torrent.name, pending: { torrentId: torrent.id, resolving: false } });
+  $("watch").hidden = false;
+  $("file-pickers").hidden = true;
+  $("now-playing").textContent = torrent.name;
+  $("swarm").textContent = "";
+  renderState();
+  $("watch").scrollIntoView({ block: "start" });
+  const controller = new AbortController();
+  playing.events = controller;
+  watchEvents(torrent.id, controller);
+}
+
 function wire() {
   const video = $("video");
   video.addEventListener("waiting", () => { playing.waitingSince = Date.now(); renderState(); });
@@ -229,4 +269,4 @@ function wire() {
 }
 
 wire();
-window.tsPlayer = { play, stop, savePosition, playing, formatSize, setVideoSource };
+window.tsPlayer = { play, playWhenReady, stop, savePosition, playing, formatSize, setVideoSource };

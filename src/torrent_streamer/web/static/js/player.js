@@ -188,6 +188,7 @@ function libraryRow(item, detail) {
     }
   } else if (item.state === "metadata") {
     li.append(text("p", "Asking peers for this torrent's details…", "muted"));
+    actions.append(button("Watch when ready", () => { clearError(); window.tsPlayer.playWhenReady(item); }));
   }
   actions.append(button("Remove", () => removeTorrent(item), "danger"));
   li.append(actions);
