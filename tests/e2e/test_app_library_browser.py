@@ -1,4 +1,4 @@
-"""The web app's library when things go wrong, in Chromium at 390×844: a dead magnet (its metadata wait
+"""The web app's library when things go wrong, in Chromium at 390×844 and 1280×900: a dead magnet (its metadata wait
 runs out) shows the reason and Retry; at the torrent limit the error offers the library's Remove."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests import support
-from tests.e2e.app_support import PHONE, axe_check, sign_up
+from tests.e2e.app_support import DESKTOP, PHONE, axe_check, sign_up
 from tests.e2e.browser import LiveServer, PageWatch
 
 pytestmark = [pytest.mark.browser, pytest.mark.engine]
@@ -31,9 +31,15 @@ def live_settings() -> dict[str, Any]:
     }
 
 
+@pytest.fixture(params=[PHONE, DESKTOP], ids=["phone", "desktop"])
+def viewport(request: pytest.FixtureRequest) -> dict[str, int]:
+    found: dict[str, int] = request.param
+    return found
+
+
 @pytest.fixture
-def context(browser: Browser, server: LiveServer) -> Iterator[BrowserContext]:
-    ctx = browser.new_context(base_url=server.base_url, viewport=PHONE)  # type: ignore[arg-type]
+def context(browser: Browser, server: LiveServer, viewport: dict[str, int]) -> Iterator[BrowserContext]:
+    ctx = browser.new_context(base_url=server.base_url, viewport=viewport)  # type: ignore[arg-type]
     yield ctx
     ctx.close()
 
@@ -44,9 +50,10 @@ def add_magnet(page: Page, name: str) -> None:
 
 
 def test_dead_magnet_retry_and_the_limit_offers_removal(
-    server: LiveServer, watched_page: tuple[Page, PageWatch]
+    server: LiveServer, watched_page: tuple[Page, PageWatch], viewport: dict[str, int]
 ) -> None:
     page, watch = watched_page
+    tag = "phone" if viewport == PHONE else "desktop"
     sign_up(page, f"lib-{secrets.token_hex(4)}@example.test")
 
     add_magnet(page, "Nobody+Seeds+This")
@@ -56,12 +63,12 @@ def test_dead_magnet_retry_and_the_limit_offers_removal(
     expect(page.get_by_role("alert")).to_contain_text("Your library is full")
     page.get_by_role("button", name="Show my library").click()
     expect(dead.get_by_role("button", name="Remove")).to_be_focused()
-    axe_check(page, "app-phone-limit")
+    axe_check(page, f"app-{tag}-limit")
 
     server.clock.advance(seconds=GIVE_UP + 1)  # the metadata wait runs out
     expect(dead).to_contain_text("No peer sent this torrent's details within 1 minute", timeout=30_000)
     expect(dead).to_contain_text("No peers found")
-    axe_check(page, "app-phone-dead-magnet")
+    axe_check(page, f"app-{tag}-dead-magnet")
     add_magnet(page, "Second+Try")  # the dead magnet no longer holds the only slot
     expect(page.locator("#library-list li", has_text="Second Try")).to_be_visible()
     dead.get_by_role("button", name="Retry").click()
