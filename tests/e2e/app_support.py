@@ -58,13 +58,16 @@ def sign_in(page: Page, email: str, password: str, *, signed_in: bool = True) ->
         expect(page.get_by_role("button", name="Sign out")).to_be_visible()
 
 
-def sign_up(page: Page, email: str, password: str = PASSWORD) -> None:
+def sign_up(page: Page, email: str, password: str = PASSWORD, *, axe: str | None = None) -> None:
+    """Sign up through the page; with ``axe``, check the sign-up form (rules met and not yet) under that name."""
     page.goto("/app")
     page.get_by_role("button", name="Create an account").click()
     form = page.locator("#sign-up-form")
     form.get_by_label("E-mail").fill(email)
     form.get_by_label("Password", exact=True).fill("short")
     expect(page.locator('#password-rules li[data-rule="length"]')).to_have_attribute("data-met", "no")
+    if axe is not None:
+        axe_check(page, axe)
     form.get_by_label("Password", exact=True).fill(password)
     for rule in ("length", "lower", "upper", "digit", "symbol", "email"):
         expect(page.locator(f'#password-rules li[data-rule="{rule}"]')).to_have_attribute("data-met", "yes")

@@ -5,6 +5,7 @@
    ``#playback-state`` goes connecting (no peer yet) → buffering n% (the seeder trickles) → playing
    (frames flow) → stalled (the seeder pauses while the player waits). Every ``data-state`` change is
    recorded in the page by a MutationObserver, so the test asserts on the observed sequence, never on time.
+   axe-core checks the sign-up form and the buffering and stalled screens.
 2. A magnet added before its seeder is reachable: "Watch when ready" opens Now playing on "Fetching
    metadata", which holds until the test points the engine at the seeder; then the file plays.
 3. Issue 12 item 4: when the refresh fails (the family was revoked server-side and the access token
@@ -24,7 +25,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Request, Response
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests import support
-from tests.e2e.app_support import DESKTOP, PHONE, connect_peer, sign_up, title_media
+from tests.e2e.app_support import DESKTOP, PHONE, axe_check, connect_peer, sign_up, title_media
 from tests.e2e.browser import LiveServer, PageWatch, screenshot
 from tests.e2e.browser_accounts import make_account
 from tests.engine.swarm import Media, Seeder
@@ -110,7 +111,7 @@ def test_now_playing_status_goes_connecting_buffering_playing_stalled(
     media, seeder = trickle
     tag = tag_of(viewport)
     email = f"status-{secrets.token_hex(4)}@example.test"
-    sign_up(page, email)
+    sign_up(page, email, axe=f"app-{tag}-sign-up")
     expect(page.locator("#who")).to_have_text(email)  # /me answered: the page holds its access token
 
     # an uploaded .torrent names no peer: the engine has none until the test points it at the seeder
@@ -133,11 +134,13 @@ def test_now_playing_status_goes_connecting_buffering_playing_stalled(
     connect_peer(server, media.info_hash, seeder.port)
     expect(swarm).to_have_text(re.compile(r"^[1-9]\d* peers? · "), timeout=60_000)
     wait_seen(page, "buffering")
+    axe_check(page, f"app-{tag}-status-buffering")
     wait_seen(page, "playing")
 
     seeder.handle.pause()  # nothing more arrives: the player runs out of data and waits
     wait_seen(page, "stalled")
     expect(state).to_have_text("Stalled: no data is arriving from peers")
+    axe_check(page, f"app-{tag}-status-stalled")
 
     sequence = [entry["state"] for entry in seen_states(page)]
     assert sequence[0] == "connecting", sequence
@@ -177,7 +180,7 @@ def test_a_magnet_without_peers_shows_fetching_metadata_until_its_seeder_appears
     expect(state).to_have_text("Fetching metadata: asking peers for this torrent's details…")
     expect(page.locator("#swarm")).to_have_text(re.compile(r"^0 peers "), timeout=30_000)  # the engine's status came
     expect(state).to_have_attribute("data-state", "metadata")  # and it still has no details
-    screenshot(page, f"app-{tag}-status-metadata")
+    axe_check(page, f"app-{tag}-status-metadata")
 
     connect_peer(server, media.info_hash, seeder.port)  # the seeder appears; the details come at 8 KiB/s
     wait_seen(page, "playing")
