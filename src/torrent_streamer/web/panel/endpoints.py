@@ -22,6 +22,7 @@ from torrent_streamer.torrents.runtime import ENGINE_KEY
 from torrent_streamer.web.dependencies import WebDep
 from torrent_streamer.web.panel import admin_service, repository
 from torrent_streamer.web.panel.dependencies import PanelPrincipal, panel_require
+from torrent_streamer.web.panel.figures import active_count
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 PAGE_SIZE = 50
@@ -69,6 +70,8 @@ async def panel_dashboard(
     context.update(notice=NOTICES.get(notice or ""), error=error and "The key was not rotated; try again.")
     engine = services.extras.get(ENGINE_KEY)
     context["engine"] = engine.stats() if engine is not None else None
+    # from the listed torrents, like the Torrents page (stats() skips torrents without a status yet)
+    context["active_torrents"] = active_count(engine.list_status()) if engine is not None else 0
     context["users_count"] = await repository.count_users(session)
     context["events"] = await repository.recent_security_events(session)
     return web.render("panel/dashboard.html", context)

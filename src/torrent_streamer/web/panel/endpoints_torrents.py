@@ -23,6 +23,7 @@ from torrent_streamer.torrents.runtime import EngineDep
 from torrent_streamer.web.dependencies import WebDep
 from torrent_streamer.web.panel.dependencies import PanelPrincipal, panel_require
 from torrent_streamer.web.panel.endpoints import base_context
+from torrent_streamer.web.panel.figures import active_count
 
 router = APIRouter(prefix="/admin/torrents", include_in_schema=False)
 TorrentsAdmin = Annotated[PanelPrincipal, panel_require(Permission.admin_torrents)]
@@ -49,7 +50,7 @@ async def panel_torrents(
     context = base_context(principal, "Torrents", "torrents")
     torrents = sorted(engine.list_status(), key=lambda s: s.name.lower())
     context.update(  # both counts come from the listed rows, so they always agree with the table
-        torrents=torrents, active=sum(1 for t in torrents if t.state not in ("paused", "error")), stats=engine.stats(),
+        torrents=torrents, active=active_count(torrents), stats=engine.stats(),
         blocked=await torrents_repository.list_blocked(session, 200), notice=NOTICES.get(notice or ""),
         error=ERRORS.get(error or "", "The action failed.") if error else None,
     )  # fmt: skip
