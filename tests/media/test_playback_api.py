@@ -4,6 +4,7 @@ playlists covering the whole duration, segments ffprobe decodes with the promise
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from torrent_streamer.core.clock import FrozenClock
 from torrent_streamer.core.config import Settings
 from torrent_streamer.media.service import MediaService
 
-from .clips import CLIPS, CUES, SECONDS, SRT, decodes, ffprobe, first_video_time
+from .clips import ASS_FILE, CLIPS, CUES, SECONDS, SRT, SUBTITLE_CLIPS, decodes, ffprobe, first_video_time
 from .test_decision import ANDROID_UA, CHROME_UA, FIREFOX_UA, SAFARI_UA
 
 pytestmark = pytest.mark.slow
@@ -57,9 +58,9 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 class Library:
-    def __init__(self, client: httpx.AsyncClient, app: FastAPI, clips: dict[str, Path]) -> None:
+    def __init__(self, client: httpx.AsyncClient, app: FastAPI, files: dict[str, bytes]) -> None:
         self.client, self.app = client, app
-        self.files = {name: clips[name].read_bytes() for name in CLIPS} | {"extra.srt": SRT.encode()}
+        self.files = files
 
     async def start(self) -> Library:
         torrent = ts.engine_of(self.app).seed("Clips", list(self.files.items()))
@@ -91,7 +92,13 @@ class Library:
 
 @pytest.fixture
 async def library(client: httpx.AsyncClient, app: FastAPI, clips: dict[str, Path]) -> Library:
-    return await Library(client, app, clips).start()
+    files = {name: clips[name].read_bytes() for name in CLIPS} | {"extra.srt": SRT.encode()}
+    return await Library(client, app, files).start()
+
+
+@pytest.fixture
+async def subtitle_library(client: httpx.AsyncClient, app: FastAPI, subtitle_clips: dict[str, Path]) -> Library:
+    return await Library(client, app, {name: path.read_bytes() for name, path in subtitle_clips.items()}).start()
 
 
 def segment_urls(master_url: str, playlist: str) -> list[str]:
@@ -222,6 +229,56 @@ async def test_embedded_and_file_subtitles_as_webvtt(library: Library) -> None:
     sub_playlist = await library.get(answer["url"].rsplit("/", 1)[0] + "/" + sub_playlist_rel)
     assert sub_playlist.status_code == 200
     assert "#EXT-X-ENDLIST" in sub_playlist.text
+
+
+@pytest.mark.parametrize("name", [c.name for c in SUBTITLE_CLIPS.values() if c.text])
+async def test_ass_and_mov_text_tracks_as_webvtt(subtitle_library: Library, name: str) -> None:
+    clip = SUBTITLE_CLIPS[name]
+    answer = (await subtitle_library.playback(name, CHROME_UA)).json()
+    assert [(s["codec"], s["convertible"]) for s in answer["media"]["subtitles"]] == [(clip.codec, True)]
+    embedded = [s for s in answer["subtitles"] if s["source"] == "embedded"]
+    assert [(s["language"], s["convertible"]) for s in embedded] == [(clip.language, True)]
+    vtt = await subtitle_library.get(embedded[0]["url"])
+    assert vtt.status_code == 200, vtt.text
+    assert vtt.headers["content-type"].startswith("text/vtt")
+    assert vtt.text.startswith("WEBVTT")
+    assert all(cue in vtt.text for cue in CUES)
+    # The cue timings survive (MP4 shifts its timeline by the AAC priming delay, 1024/48000 s).
+    timings = re.findall(r"^00:(\d\d\.\d{3}) --> 00:(\d\d\.\d{3})$", vtt.text, flags=re.MULTILINE)
+    assert [(float(a), float(b)) for a, b in timings] == [
+        (pytest.approx(1.0, abs=0.05), pytest.approx(4.0, abs=0.05)),
+        (pytest.approx(10.0, abs=0.05), pytest.approx(13.0, abs=0.05)),
+    ]
+    assert "Dialogue:" not in vtt.text  # no ASS markup left
+    assert "{\\" not in vtt.text
+
+
+async def test_an_ass_subtitle_file_as_webvtt(subtitle_library: Library) -> None:
+    answer = (await subtitle_library.playback("ass.mkv", CHROME_UA)).json()
+    files = [s for s in answer["subtitles"] if s["source"] == "file"]
+    assert [(s["label"], s["convertible"]) for s in files] == [(ASS_FILE, True)]
+    vtt = await subtitle_library.get(files[0]["url"])
+    assert vtt.status_code == 200, vtt.text
+    assert vtt.headers["content-type"].startswith("text/vtt")
+    assert vtt.text.startswith("WEBVTT")
+    assert all(cue in vtt.text for cue in CUES)
+
+
+@pytest.mark.parametrize("name", [c.name for c in SUBTITLE_CLIPS.values() if not c.text])
+async def test_image_subtitles_are_listed_as_not_convertible(subtitle_library: Library, name: str) -> None:
+    clip = SUBTITLE_CLIPS[name]
+    answer = (await subtitle_library.playback(name, CHROME_UA)).json()
+    [track] = answer["media"]["subtitles"]
+    assert (track["codec"], track["language"], track["convertible"]) == (clip.codec, clip.language, False)
+    embedded = [s for s in answer["subtitles"] if s["source"] == "embedded"]
+    assert [(s["language"], s["convertible"], s["url"]) for s in embedded] == [(clip.language, False, None)]
+    assert answer["mode"] == "remux"  # MKV in Chrome; the master playlist leaves the image track out
+    master = (await subtitle_library.get(answer["url"])).text
+    assert f"subtitles/e{track['index']}.m3u8" not in master
+    assert f"NAME={chr(34)}{ASS_FILE}{chr(34)}" in master  # the torrent's text subtitle file is there
+    asked = await subtitle_library.get(answer["url"].split("/hls/")[0] + f"/subtitles/e{track['index']}.vtt")
+    assert asked.status_code == 422
+    assert asked.json()["type"].endswith("media-unplayable")
 
 
 async def test_capabilities_in_the_body_win_over_the_user_agent(library: Library) -> None:
