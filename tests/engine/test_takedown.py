@@ -128,3 +128,26 @@ async def test_hybrid_from_a_btmh_magnet_stores_under_its_v1_directory(
             await asyncio.sleep(0.1)
         assert not (downloads / v2).exists()
         assert isinstance(engine, LibtorrentEngine)
+
+
+async def test_a_btmh_magnet_blocked_by_v1_is_dropped_when_its_metadata_arrives(
+    make_app: Callable[[], FastAPI], hybrid: Media, hybrid_seeder: Seeder
+) -> None:
+    """No stream is asked for: the check on every hash runs when the metadata arrives, not later."""
+    v1, v2 = hybrid.info_hash, v2_of(hybrid)
+    async with running(make_app()) as (client, engine):
+        admin, user = await ts.login(client, role="admin"), await ts.login(client)
+        await _block(client, admin, v1)
+        magnet = f"magnet:?xt=urn:btmh:1220{v2}&x.pe=127.0.0.1:{hybrid_seeder.port}"
+        added = await client.post("/api/v1/torrents", headers=user.headers, json={"magnet": magnet})
+        assert added.status_code == 201, added.text  # v2 alone is not on the list
+        for _ in range(600):  # bounded: metadata from the loopback seeder, then the check (<= 30 s)
+            try:
+                engine.status(v2)
+            except TorrentNotFound:
+                break
+            await asyncio.sleep(0.05)
+        for key in (v1, v2):
+            with pytest.raises(TorrentNotFound):
+                engine.status(key)
+        assert not any(p.exists() for p in engine.config.download_dir.glob("*/Hybrid"))

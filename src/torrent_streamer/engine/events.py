@@ -20,6 +20,7 @@ from .status import initial_priorities
 from .store import StateStore, data_dir, delete_data_dir
 from .torrent import TorrentState
 from .torrentfile import check_metadata, storage_key_of, torrent_bytes, torrent_info_of
+from .types import MetadataListener
 
 log = logging.getLogger(__name__)
 SAVE_FLAGS = lt.save_resume_flags_t.save_info_dict
@@ -38,6 +39,7 @@ class EngineEvents:
     _status_changed: asyncio.Event
     _adding: dict[str, asyncio.Future[TorrentState]]
     _early_peers: dict[str, list[tuple[str, str]]]
+    _metadata_listeners: list[MetadataListener]
 
     async def remove(self, info_hash: str, delete_files: bool = True) -> None:
         raise NotImplementedError
@@ -128,6 +130,11 @@ class EngineEvents:
         self._adopt_hashes(t, ti)
         t.push_priorities(initial_priorities(t.info.files))
         t.metadata.set()  # before the cache write: a stream waits on this, not on an fsync
+        for listener in self._metadata_listeners:  # e.g. the takedown check on every hash (issue 12)
+            try:
+                listener(t.key, t.info.info_hashes)
+            except Exception:
+                log.exception("metadata listener failed")
         t.info_written = asyncio.ensure_future(asyncio.to_thread(self._store.save_info, t.key, torrent_bytes(ti)))
         await t.info_written
         if not t.closed:

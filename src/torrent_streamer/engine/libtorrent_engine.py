@@ -44,7 +44,7 @@ from .torrentfile import (
     torrent_bytes,
     torrent_info_of,
 )
-from .types import EngineObserver, EngineStats, FileInfo, TorrentInfo, TorrentStatus
+from .types import EngineObserver, EngineStats, FileInfo, MetadataListener, TorrentInfo, TorrentStatus
 
 log = logging.getLogger(__name__)
 CLOSE_SAVE_TIMEOUT = 15.0
@@ -70,6 +70,7 @@ class LibtorrentEngine(EngineEvents):
         self._status_changed = asyncio.Event()
         self._utp_out = False  # outgoing uTP opened by `_utp_fallback`
         self._early_peers: dict[str, list[tuple[str, str]]] = {}  # peer events during `_add`
+        self._metadata_listeners: list[MetadataListener] = []
 
     # -- lifecycle ----------------------------------------------------------------
     async def start(self) -> None:
@@ -243,6 +244,10 @@ class LibtorrentEngine(EngineEvents):
             raise InvalidTorrent(t.error)
         return t.info
 
+    def on_metadata(self, listener: MetadataListener) -> None:
+        """Call ``listener(key, every_hash)`` when a magnet's metadata arrives (a hybrid shows both hashes)."""
+        self._metadata_listeners.append(listener)
+
     def connect_peer(self, info_hash: str, host: str, port: int) -> None:
         """Connect a torrent to a peer (ops/tests); the SSRF policy applies."""
         check_host(host, self.config.allow_private_networks)
@@ -368,6 +373,8 @@ class LibtorrentEngine(EngineEvents):
             await asyncio.to_thread(self._store.delete_resume, key)
             if delete_files:  # libtorrent deletes the files; the directory is the torrent's own
                 await asyncio.to_thread(delete_data_dir, self.config.download_dir, storage)
+                if key != storage:  # a btmh-only magnet removed before its move to the v1 directory ended
+                    await asyncio.to_thread(delete_data_dir, self.config.download_dir, key)
 
     async def evict_to_limit(self) -> list[str]:
         """Remove least-recently-watched torrents without readers until under the limit."""

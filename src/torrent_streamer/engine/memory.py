@@ -29,6 +29,7 @@ from .types import (
     EngineObserver,
     EngineStats,
     FileInfo,
+    MetadataListener,
     ReaderStatus,
     TorrentInfo,
     TorrentStatus,
@@ -128,6 +129,7 @@ class MemoryEngine:
         self._content: dict[str, bytes] = {}
         self._torrents: dict[str, _MemTorrent] = {}
         self._content_torrents: dict[str, bytes] = {}
+        self._metadata_listeners: list[MetadataListener] = []
 
     def seed(self, name: str, files: list[tuple[str, bytes]], piece_length: int = 16384) -> bytes:
         """Build a torrent from `files`, remember its bytes, return the .torrent data."""
@@ -139,6 +141,10 @@ class MemoryEngine:
 
     async def start(self) -> None:
         return None
+
+    def on_metadata(self, listener: MetadataListener) -> None:
+        """Kept for the protocol: a magnet here never gets its metadata later (seeded content is known)."""
+        self._metadata_listeners.append(listener)
 
     async def close(self) -> None:
         for t in self._torrents.values():

@@ -5,6 +5,7 @@ Plain frozen dataclasses (no pydantic): the app converts them to its own schemas
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
@@ -117,6 +118,9 @@ class FileReader(Protocol):
     ) -> None: ...
 
 
+MetadataListener = Callable[[str, tuple[str, ...]], None]
+
+
 @runtime_checkable
 class Engine(Protocol):
     """The torrent engine: add, inspect, stream, remove. Implemented by two classes."""
@@ -150,3 +154,7 @@ class Engine(Protocol):
     async def evict_to_limit(self) -> list[str]: ...
 
     def stats(self) -> EngineStats: ...
+
+    def on_metadata(self, listener: MetadataListener) -> None:
+        """Call ``listener(info_hash, every_hash)`` when a magnet's metadata arrives (on the event loop)."""
+        ...

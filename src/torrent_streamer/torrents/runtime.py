@@ -19,7 +19,8 @@ from torrent_streamer.core.deps import ServicesDep
 from torrent_streamer.core.errors import ServiceUnavailable
 from torrent_streamer.core.metrics import Metrics
 from torrent_streamer.core.state import Services
-from torrent_streamer.engine import Engine, EngineConfig, LibtorrentEngine, MemoryEngine
+from torrent_streamer.engine import Engine, EngineConfig, LibtorrentEngine, MemoryEngine, TorrentNotFound
+from torrent_streamer.torrents import repository
 
 log = structlog.get_logger("torrent_streamer.torrents")
 
@@ -107,10 +108,47 @@ async def check_engine(services: Services) -> bool:
     return True
 
 
+class TakedownOnMetadata:
+    """When a magnet's metadata shows every hash, check them all against the takedown list at once.
+
+    A `btmh`-only magnet of a hybrid torrent blocked by its v1 hash cannot be recognised when it is
+    added; without this it would download and seed until someone asked for a stream (issue 12, item 5).
+    """
+
+    def __init__(self, services: Services, engine: Engine) -> None:
+        self._services, self._engine = services, engine
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def __call__(self, info_hash: str, hashes: tuple[str, ...]) -> None:
+        task = asyncio.create_task(self.check(info_hash, hashes))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def check(self, info_hash: str, hashes: tuple[str, ...]) -> None:
+        try:
+            async with self._services.sessionmaker() as session:
+                blocked = await repository.is_blocked(session, sorted({info_hash, *hashes}))
+            if not blocked:
+                return
+            log.warning("blocked_torrent_dropped_at_metadata", info_hash=info_hash, hashes=list(hashes))
+            with contextlib.suppress(TorrentNotFound):
+                await self._engine.remove(info_hash, delete_files=True)
+        except Exception:
+            # The stream paths check again (refuse_if_blocked); a database hiccup here must not go unseen.
+            log.exception("takedown_check_failed", info_hash=info_hash)
+
+    async def drain(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
 @asynccontextmanager
 async def engine_lifespan(services: Services) -> AsyncIterator[None]:
     """Start the engine, expose it and its readiness check; close it (saving resume data) on exit."""
     engine = services.extras.get(ENGINE_KEY) or build_engine(services.settings, services.metrics)
+    takedown = TakedownOnMetadata(services, engine)
+    engine.on_metadata(takedown)
     await engine.start()
     services.extras[ENGINE_KEY] = engine
     services.extras.setdefault("readiness_checks", {})[ENGINE_KEY] = check_engine
@@ -123,6 +161,7 @@ async def engine_lifespan(services: Services) -> AsyncIterator[None]:
         with contextlib.suppress(asyncio.CancelledError):
             await gauges
         services.extras.pop(ENGINE_KEY, None)
+        await takedown.drain()
         await engine.close()
 
 
