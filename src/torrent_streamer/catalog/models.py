@@ -9,7 +9,21 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, BigInteger, Enum, ForeignKey, Index, Integer, SmallInteger, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    column,
+    desc,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from torrent_streamer.core.db import Base, PublicIdMixin
@@ -104,7 +118,18 @@ class CatalogWork(PublicIdMixin, Base):
     """
 
     __tablename__ = "catalog_works"
-    __table_args__ = (Index("ix_catalog_works_release_count_health", "release_count", "health"),)
+    __table_args__ = (
+        Index("ix_catalog_works_release_count_health", "release_count", "health"),
+        # a broad work search walks this in page order (migration 0013)
+        Index(
+            "ix_catalog_works_live_health",
+            desc(column("health")),
+            "id",
+            postgresql_where=text("release_count > 0"),
+            sqlite_where=text("release_count > 0"),
+        ),
+        Index("ix_catalog_works_year", "year"),
+    )
 
     key: Mapped[str] = mapped_column(String(400), unique=True)
     kind: Mapped[str] = mapped_column(String(8))  # movie | show

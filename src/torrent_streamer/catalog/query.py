@@ -49,6 +49,17 @@ def uses_websearch_syntax(text: str) -> bool:
     return _WEBSEARCH_SYNTAX.search(text) is not None
 
 
+_RELEASE_TAG = re.compile(
+    r"\d{3,4}[pi]|[xh]26[45]|hevc|avc|av1|xvid|bluray|brrip|bdrip|bdremux|remux|web|webrip|webdl|dl|hdrip|dvdrip"
+    r"|hdtv|hdr|hdr10|dv|uhd|4k|8k|s\d{1,2}(?:e\d{1,3})?|e\d{1,3}|(?:18|19|20)\d\d"
+)
+
+
+def is_release_tag(word: str) -> bool:
+    """A word of a release name that is not part of a work's title (resolution, source, codec, year, SxxEyy)."""
+    return _RELEASE_TAG.fullmatch(word) is not None
+
+
 def fts5_match(words: list[str]) -> str:
     """FTS5: every word, the last one also as a prefix (``"inter"*``)."""
     parts = [f'"{w}"' for w in words[:-1]]

@@ -15,13 +15,19 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from torrent_streamer.catalog import query as text_query
-from torrent_streamer.catalog.models import CatalogEntry, CatalogReport, Category, EntryStatus, Indexer
+from torrent_streamer.catalog.models import CatalogEntry, CatalogReport, CatalogWork, Category, EntryStatus, Indexer
+from torrent_streamer.catalog.parsing import title_key
 
 TYPO_CANDIDATES = 500  # typo fallback: at most this many candidates are scored, per query
 TYPO_THRESHOLD = 0.6  # the same word-similarity threshold as pg_trgm's default
 BROAD_MATCHES = 1000  # more word matches than this: relevance orders by popularity (bounded work)
+# PostgreSQL: when the planner's estimate (statistics of the last ANALYZE) is this many rows, the
+# query is broad without counting: the probe's GIN bitmap over 100k+ rows ("the") is skipped.
+SURELY_BROAD = 20 * BROAD_MATCHES
 MODES = ("words", "popular", "typo")
 PARSED_COLUMNS = (
     *("work_id", "parsed_title", "year", "season", "season_end", "episode", "episode_end", "resolution"),
@@ -57,6 +63,30 @@ async def _ensure_sqlite_functions(session: AsyncSession) -> None:
         _REGISTERED.add(driver)
 
 
+class Explain(sa.sql.expression.Executable, sa.sql.expression.ClauseElement):
+    """``EXPLAIN (FORMAT JSON) <select>`` with the select's bound parameters (PostgreSQL)."""
+
+    inherit_cache = False
+
+    def __init__(self, statement: sa.Select[Any]) -> None:
+        self.statement = statement
+
+
+@compiles(Explain, "postgresql")
+def _compile_explain(element: Explain, compiler: SQLCompiler, **kw: Any) -> str:
+    return "EXPLAIN (FORMAT JSON) " + compiler.process(element.statement, **kw)
+
+
+async def estimated_rows(session: AsyncSession, statement: sa.Select[Any]) -> float:
+    """The planner's row estimate for ``statement`` (PostgreSQL only; planning, no execution)."""
+    plan = (await session.execute(Explain(statement))).scalar_one()
+    if isinstance(plan, str):
+        import json
+
+        plan = json.loads(plan)
+    return float(plan[0]["Plan"]["Plan Rows"])
+
+
 Clause = tuple[sa.ColumnElement[bool], sa.ColumnElement[float]]  # (match condition, relevance score)
 
 
@@ -73,15 +103,35 @@ def _pg_words(flt: SearchFilter) -> Clause:
 
 
 def _pg_typos(flt: SearchFilter) -> Clause:
-    """Typo fallback: pg_trgm word similarity against the title (GIN trigram index, ``<%``)."""
+    """Typo fallback: pg_trgm word similarity (``<%``, threshold 0.6) against the 200k short work
+    titles (trigram GIN on ``catalog_works.title_key``) rather than 1M release names; the releases of
+    those works are the candidates. Entries not parsed yet (no work) are matched on their own title
+    (a partial trigram index, ``WHERE work_id IS NULL``). Ranked by word similarity to the name."""
     phrase = " ".join(flt.words)
     similarity = sa.cast(sa.func.word_similarity(phrase, CatalogEntry.title), sa.Double)
-    candidates = (
-        sa.select(CatalogEntry.id)
-        .where(CatalogEntry.status == EntryStatus.approved, sa.literal(phrase).op("<%")(CatalogEntry.title))
+    title_words = [w for w in flt.words if not text_query.is_release_tag(w)] or flt.words
+    works = (
+        sa.select(CatalogWork.id)
+        .where(
+            CatalogWork.release_count > 0, sa.literal(title_key(" ".join(title_words))).op("<%")(CatalogWork.title_key)
+        )
         .limit(TYPO_CANDIDATES)
     )
-    return CatalogEntry.id.in_(candidates), similarity
+    of_works = (
+        sa.select(CatalogEntry.id)
+        .where(CatalogEntry.work_id.in_(works), CatalogEntry.status == EntryStatus.approved)
+        .limit(TYPO_CANDIDATES)
+    )
+    unparsed = (
+        sa.select(CatalogEntry.id)
+        .where(
+            CatalogEntry.work_id.is_(None),
+            CatalogEntry.status == EntryStatus.approved,
+            sa.literal(phrase).op("<%")(CatalogEntry.title),
+        )
+        .limit(TYPO_CANDIDATES)
+    )
+    return CatalogEntry.id.in_(sa.union_all(of_works, unparsed)), similarity
 
 
 def _sqlite_words(flt: SearchFilter) -> Clause:
@@ -114,18 +164,19 @@ def _sqlite_typos(flt: SearchFilter) -> Clause:
     return sqlite_trigram_typos("catalog_entries", "catalog_fts_trigram", CatalogEntry.title.expression, flt.words)
 
 
-async def _choose_mode(session: AsyncSession, flt: SearchFilter, words_match: sa.ColumnElement[bool]) -> str:
-    """One bounded probe: no word match → ``typo``; a broad match ranked by relevance → ``popular``."""
-    probe = (
-        sa.select(sa.literal(1))
-        .where(CatalogEntry.status == EntryStatus.approved, words_match)
-        .limit(BROAD_MATCHES + 1)
-        .subquery()
-    )
+async def choose_mode(session: AsyncSession, matches: sa.Select[Any], *, ranked: bool) -> str:
+    """``typo`` when ``matches`` (a select of the word matches) finds nothing, ``popular`` when it
+    finds more than ``BROAD_MATCHES`` and the order is by relevance, else ``words``.
+
+    PostgreSQL first asks the planner: an estimate of ``SURELY_BROAD`` rows or more is broad without
+    counting. Otherwise one bounded probe counts up to ``BROAD_MATCHES + 1`` matches."""
+    if ranked and dialect_of(session) == "postgresql" and await estimated_rows(session, matches) >= SURELY_BROAD:
+        return "popular"
+    probe = matches.limit(BROAD_MATCHES + 1).subquery()
     found = int(await session.scalar(sa.select(sa.func.count()).select_from(probe)) or 0)
     if found == 0:
         return "typo"
-    return "popular" if found > BROAD_MATCHES and flt.sort == "relevance" else "words"
+    return "popular" if found > BROAD_MATCHES and ranked else "words"
 
 
 async def search(session: AsyncSession, flt: SearchFilter) -> tuple[list[tuple[CatalogEntry, Any]], str]:
@@ -143,7 +194,8 @@ async def search(session: AsyncSession, flt: SearchFilter) -> tuple[list[tuple[C
         await _ensure_sqlite_functions(session)
         words, typos = _sqlite_words, _sqlite_typos
     match, score = words(flt)
-    mode = flt.mode or await _choose_mode(session, flt, match)
+    matches = sa.select(sa.literal(1)).where(CatalogEntry.status == EntryStatus.approved, match)
+    mode = flt.mode or await choose_mode(session, matches, ranked=flt.sort == "relevance")
     if mode == "typo":
         match, score = typos(flt)
     keys: dict[str, sa.ColumnElement[Any]] = {

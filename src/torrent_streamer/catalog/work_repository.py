@@ -21,8 +21,8 @@ from torrent_streamer.catalog.health import DEAD_WEIGHT, MAX_HEALTH
 from torrent_streamer.catalog.models import CatalogEntry, CatalogWork, EntryStatus
 from torrent_streamer.catalog.parsing import ParsedRelease
 from torrent_streamer.catalog.repository import (
-    BROAD_MATCHES,
     TYPO_CANDIDATES,
+    choose_mode,
     dialect_of,
     sqlite_trigram_typos,
 )
@@ -172,14 +172,6 @@ def _release_conditions(entry: Any, flt: WorkFilter | ReleaseFilter) -> list[sa.
     return conditions
 
 
-async def _choose_mode(session: AsyncSession, match: sa.ColumnElement[bool]) -> str:
-    probe = sa.select(sa.literal(1)).where(CatalogWork.release_count > 0, match).limit(BROAD_MATCHES + 1).subquery()
-    found = int(await session.scalar(sa.select(sa.func.count()).select_from(probe)) or 0)
-    if found == 0:
-        return "typo"
-    return "popular" if found > BROAD_MATCHES else "words"
-
-
 async def search_works(session: AsyncSession, flt: WorkFilter) -> tuple[list[tuple[CatalogWork, float]], str]:
     """Works with approved releases matching ``flt``, by relevance × health (``limit + 1`` rows), and the mode.
 
@@ -200,26 +192,36 @@ async def search_works(session: AsyncSession, flt: WorkFilter) -> tuple[list[tup
     if plain is not flt.words:
         for year in flt.years:
             match = sa.and_(match, sa.or_(CatalogWork.year == year, words([str(year)])[0]))
-    mode = flt.mode or await _choose_mode(session, match)
+    # the work's own filters narrow the probe too: "the" in 2001 is a few hundred works, ranked
+    work_filters = [
+        column == value
+        for column, value in (
+            (CatalogWork.year, flt.year),
+            (CatalogWork.season, flt.season),
+            (CatalogWork.episode, flt.episode),
+        )
+        if value is not None
+    ]
+    if flt.mode is not None:
+        mode = flt.mode
+    else:
+        matches = sa.select(sa.literal(1)).where(CatalogWork.release_count > 0, match, *work_filters)
+        mode = await choose_mode(session, matches, ranked=True)
     if mode == "typo":
         match, relevance = typos(flt.words)
     weight = _health_weight(CatalogWork.health.expression)
-    key: sa.ColumnElement[float] = (
-        sa.cast(CatalogWork.health, sa.Double) if mode == "popular" else sa.cast(relevance * weight, sa.Double)
+    # popular: the bare column, so the walk down ix_catalog_works_live_health is the order
+    key: sa.ColumnElement[Any] = (
+        CatalogWork.health.expression if mode == "popular" else sa.cast(relevance * weight, sa.Double)
     )
-    stmt = sa.select(CatalogWork, key.label("k")).where(CatalogWork.release_count > 0, match)
-    if flt.year is not None:
-        stmt = stmt.where(CatalogWork.year == flt.year)
-    if flt.season is not None:
-        stmt = stmt.where(CatalogWork.season == flt.season)
-    if flt.episode is not None:
-        stmt = stmt.where(CatalogWork.episode == flt.episode)
+    stmt = sa.select(CatalogWork, key.label("k")).where(CatalogWork.release_count > 0, match, *work_filters)
     if flt.resolution or flt.codec or flt.language:
         entry = sa.orm.aliased(CatalogEntry)
         stmt = stmt.where(sa.exists().where(entry.work_id == CatalogWork.id, *_release_conditions(entry, flt)))
     if flt.after is not None:
         value, last_id = flt.after
-        stmt = stmt.where(sa.or_(key < value, sa.and_(key == value, CatalogWork.id > last_id)))
+        after: Any = int(value) if mode == "popular" else value
+        stmt = stmt.where(sa.or_(key < after, sa.and_(key == after, CatalogWork.id > last_id)))
     stmt = stmt.order_by(key.desc(), CatalogWork.id.asc()).limit(flt.limit + 1)
     return [(row[0], float(row[1])) for row in (await session.execute(stmt)).all()], mode
 
