@@ -7,6 +7,7 @@ observed; the real service, a real swarm and HAProxy are in tests/verification/t
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
@@ -24,6 +25,7 @@ from torrent_streamer.cluster import repository
 from torrent_streamer.cluster.node import ORPHAN_AFTER_TICKS, RELEASE_AFTER_TICKS, ClusterNode, cluster_of
 from torrent_streamer.core.config import Settings
 from torrent_streamer.engine import MemoryEngine
+from torrent_streamer.torrents import endpoints as torrent_endpoints
 
 pytestmark = pytest.mark.skipif(not support.USE_REDIS, reason="the cluster shares leases and status in Redis")
 
@@ -67,7 +69,9 @@ async def ticks(*nodes: Node, count: int = 1) -> None:
             await node.cluster.tick()
 
 
-async def test_any_node_serves_any_stream_and_one_holds_it(nodes: tuple[Node, Node]) -> None:
+async def test_any_node_serves_any_stream_and_one_holds_it(
+    nodes: tuple[Node, Node], monkeypatch: pytest.MonkeyPatch
+) -> None:
     a, b = nodes
     media = ts.seed_media(a.engine)
     ts.seed_media(b.engine)  # the same content, so B's MemoryEngine can serve bytes once it adds it
@@ -104,6 +108,16 @@ async def test_any_node_serves_any_stream_and_one_holds_it(nodes: tuple[Node, No
     assert [f["index"] for f in body["files"]] == [0, 1, 2]
     listed = await a.client.get("/api/v1/torrents", headers=user.headers)
     assert listed.json()["items"][0]["state"] == "seeding"
+
+    # ...and so does A's event stream, without A adding the torrent back
+    monkeypatch.setattr(torrent_endpoints, "EVENTS_MAX", 1)
+    events = await a.client.get(f"/api/v1/torrents/{torrent_id}/events", headers=user.headers)
+    assert events.status_code == 200
+    status_block = next(b for b in events.text.split("\n\n") if b.startswith("event: status"))
+    event = json.loads(status_block.split("data: ", 1)[1])
+    assert event["state"] == "seeding"
+    assert event["progress"] == 1.0
+    assert not a.holds(info_hash)
 
 
 async def test_a_torrent_removed_through_another_node_leaves_its_holder(nodes: tuple[Node, Node]) -> None:
