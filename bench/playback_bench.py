@@ -3,7 +3,10 @@ uncached point, and ffmpeg CPU seconds per minute of video, with the real engine
 
 Each run starts a fresh engine (cold: nothing downloaded, nothing cached). "direct" is the first
 byte of the raw MP4 through an engine reader, the reference; remux/transcode include the probe.
-Run: ``uv run python -m bench.playback_bench [--runs 3] [--seed-rate-mib 20]``; prints JSON figures.
+Run: ``uv run python -m bench.playback_bench [--runs 3] [--seed-rate-mib 20] [--segment-seconds 2]``;
+prints JSON figures. The seek goes to the segment at 70 %, beyond the running encoder's read-ahead: the
+bench checks that exactly one encoder restart served it. CPU is measured on a separate pass that
+encodes the whole file in order into an empty cache (no restarts), from data already downloaded.
 Time to first *frame* in Chromium: bench/playback_browser_bench.py.
 """
 
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import resource
 import statistics
@@ -52,11 +56,16 @@ def child_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-async def one_run(media: Media, seeder: Seeder, tmp: Path, case: str) -> dict[str, float]:
+def restarts(metrics: Metrics) -> float:
+    return float(metrics.media_encoder_restarts._value.get())
+
+
+async def one_run(media: Media, seeder: Seeder, tmp: Path, case: str, segment_seconds: float) -> dict[str, float]:
     engine = LibtorrentEngine(leech_config(tmp / "engine"))
     await engine.start()
-    settings = MediaSettings(ffmpeg_binary(), tmp / "media", "none", 2, 60.0, 6.0, 2, 120.0, 60.0)
-    service = MediaService(engine, settings, Metrics())
+    metrics = Metrics()
+    settings = MediaSettings(ffmpeg_binary(), tmp / "media", "none", 2, 60.0, segment_seconds, 2, 120.0, 60.0)
+    service = MediaService(engine, settings, metrics)
     await service.start()
     try:
         await engine.add_torrent_file(media.torrent)
@@ -67,6 +76,7 @@ async def one_run(media: Media, seeder: Seeder, tmp: Path, case: str) -> dict[st
         if variant_name is None:
             async with await engine.open_reader(media.info_hash, file.index) as reader:
                 await reader.read(0, 1)
+            await engine.close()
             return {"first": time.monotonic() - began}
         info = await service.probe(media.info_hash, file)
         variant = parse_variant(variant_name, info)
@@ -75,17 +85,34 @@ async def one_run(media: Media, seeder: Seeder, tmp: Path, case: str) -> dict[st
         first = time.monotonic() - began
         plan = service.segments(info, variant)
         late = int(len(plan) * 0.7)
+        # Uncached: past what the running encoder may have made (it stays `read_ahead` segments ahead of
+        # the last request), so the request restarts it there; the restart counter proves it.
+        if late <= settings.read_ahead + 1:
+            raise SystemExit(f"{len(plan)} segments: 70 % is inside the read-ahead; use shorter --segment-seconds")
+        before = restarts(metrics)
         began = time.monotonic()
         await service.segment(media.info_hash, file, info, variant, late)
         seek = time.monotonic() - began
-        cpu_before = child_cpu()
-        for index in range(len(plan)):
-            await service.segment(media.info_hash, file, info, variant, index)
-        cpu = child_cpu() - cpu_before
-        made = sum(s.duration for s in plan if s.index not in (0, late))
-        return {"first": first, "seek": seek, "cpu_s_per_min": cpu / made * 60}
+        restarted = restarts(metrics) - before
+        if restarted != 1:
+            raise SystemExit(f"the seek to segment {late} restarted {restarted} encoders, not 1: not an uncached seek")
     finally:
         await service.close()
+    try:
+        # CPU: a second, fresh media service (empty segment cache) encodes the whole file in order, from
+        # data already downloaded; getrusage counts an ffmpeg once it has exited (after close()).
+        cpu_service = MediaService(engine, dataclasses.replace(settings, cache_dir=tmp / "cpu"), Metrics())
+        await cpu_service.start()
+        cpu_before = child_cpu()
+        try:
+            for index in range(len(plan)):
+                await cpu_service.segment(media.info_hash, file, info, variant, index)
+        finally:
+            await cpu_service.close()
+        cpu = child_cpu() - cpu_before
+        made = sum(s.duration for s in plan)
+        return {"first": first, "seek": seek, "cpu_s_per_min": cpu / made * 60}
+    finally:
         await engine.close()
 
 
@@ -93,7 +120,7 @@ def summary(values: list[float]) -> dict[str, float]:
     return {"median": round(statistics.median(values), 3), "min": round(min(values), 3), "max": round(max(values), 3)}
 
 
-async def main(runs: int, seed_rate_mib: float) -> dict[str, Any]:
+async def main(runs: int, seed_rate_mib: float, segment_seconds: float) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         media = swarm(root)
@@ -102,10 +129,15 @@ async def main(runs: int, seed_rate_mib: float) -> dict[str, Any]:
         try:
             for run in range(runs):
                 for case in CASES:  # interleaved, so machine load affects each case alike
-                    results[case].append(await one_run(media, seeder, root / f"{case}-{run}", case))
+                    results[case].append(await one_run(media, seeder, root / f"{case}-{run}", case, segment_seconds))
         finally:
             seeder.close()
-    out: dict[str, Any] = {"runs": runs, "seed_rate_mib": seed_rate_mib, "clip_seconds": SECONDS}
+    out: dict[str, Any] = {
+        "runs": runs,
+        "seed_rate_mib": seed_rate_mib,
+        "clip_seconds": SECONDS,
+        "segment_seconds": segment_seconds,
+    }
     for case, rows in results.items():
         out[case] = {key: summary([r[key] for r in rows]) for key in rows[0]}
     ref = out["direct"]["first"]["median"]
@@ -118,5 +150,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seed-rate-mib", type=float, default=20.0)
+    # 2 s (the service's default is 6): the 20 s clips then have 10 segments, so 70 % lies beyond the
+    # encoder's read-ahead and the seek really restarts it.
+    parser.add_argument("--segment-seconds", type=float, default=2.0)
     args = parser.parse_args()
-    print(json.dumps(asyncio.run(main(args.runs, args.seed_rate_mib)), indent=2))
+    print(json.dumps(asyncio.run(main(args.runs, args.seed_rate_mib, args.segment_seconds)), indent=2))
