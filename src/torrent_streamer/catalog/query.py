@@ -80,6 +80,30 @@ def fts5_trigram_pieces(words: list[str]) -> str:
     return " OR ".join(f'"{p}"' for p in dict.fromkeys(pieces))
 
 
+def typo_prefixes(words: list[str]) -> tuple[list[str], list[str]]:
+    """PostgreSQL typo candidates: (word beginnings, reversed word endings) to match as prefixes.
+
+    A word of 6+ letters gives its two halves (one typo leaves one half intact: the first half begins
+    the right word, or the second half ends it); a word of 4-5 letters gives itself both ways; shorter
+    words give nothing (a prefix of 1-3 letters matches too much to be a useful candidate)."""
+    heads: list[str] = []
+    tails: list[str] = []
+    for word in words:
+        if len(word) >= 6:
+            mid = len(word) // 2
+            heads.append(word[:mid])
+            tails.append(word[mid:][::-1])
+        elif len(word) >= 4:
+            heads.append(word)
+            tails.append(word[::-1])
+    return list(dict.fromkeys(heads)), list(dict.fromkeys(tails))
+
+
+def tsquery_any_prefix(pieces: list[str]) -> str:
+    """PostgreSQL ``to_tsquery``: any of the pieces as a prefix (``a:* | b:*``)."""
+    return " | ".join(f"{p}:*" for p in pieces)
+
+
 def tsquery_prefix(words: list[str]) -> str:
     """PostgreSQL ``to_tsquery``: all words, the last as a prefix (``a & b:*``)."""
     parts = list(words)

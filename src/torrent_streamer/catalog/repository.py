@@ -102,24 +102,48 @@ def _pg_words(flt: SearchFilter) -> Clause:
     return document.op("@@")(tsquery), sa.cast(sa.func.ts_rank(document, tsquery, 1), sa.Double)
 
 
+def pg_typo_works(words: list[str]) -> sa.Select[uuid.UUID]:
+    """Works whose title is within one typo of ``words`` (``title_key`` words; at most ``TYPO_CANDIDATES``).
+
+    Candidates come cheaply from the title's words: one beginning with the first half of a query word
+    (``fts_title``, prefix match in the GIN index) or one ending with its second half
+    (``fts_title_reversed``, the reversed words, same prefix match); then pg_trgm word similarity
+    (threshold 0.6, as ``<%``) keeps the real matches. Only words of 4+ letters make pieces; a query
+    without one falls back to the trigram index (``<%`` over ``title_key``)."""
+    phrase = " ".join(words)
+    live = CatalogWork.release_count > 0
+    heads, tails = text_query.typo_prefixes(words)
+    if not heads:
+        return (
+            sa.select(CatalogWork.id)
+            .where(live, sa.literal(phrase).op("<%")(CatalogWork.title_key))
+            .limit(TYPO_CANDIDATES)
+        )
+    simple = sa.cast(sa.literal("simple"), postgresql.REGCONFIG)
+    forward = sa.literal_column("catalog_works.fts_title", type_=postgresql.TSVECTOR)
+    backward = sa.literal_column("catalog_works.fts_title_reversed", type_=postgresql.TSVECTOR)
+    pieces = sa.or_(
+        forward.op("@@")(sa.func.to_tsquery(simple, text_query.tsquery_any_prefix(heads))),
+        backward.op("@@")(sa.func.to_tsquery(simple, text_query.tsquery_any_prefix(tails))),
+    )
+    similar = sa.func.word_similarity(phrase, CatalogWork.title_key) >= TYPO_THRESHOLD
+    return sa.select(CatalogWork.id).where(live, pieces, similar).limit(TYPO_CANDIDATES)
+
+
 def _pg_typos(flt: SearchFilter) -> Clause:
-    """Typo fallback: pg_trgm word similarity (``<%``, threshold 0.6) against the 200k short work
-    titles (trigram GIN on ``catalog_works.title_key``) rather than 1M release names; the releases of
-    those works are the candidates. Entries not parsed yet (no work) are matched on their own title
-    (a partial trigram index, ``WHERE work_id IS NULL``). Ranked by word similarity to the name."""
+    """Typo fallback: the works within one typo of the title words (``pg_typo_works``: 200k short titles
+    rather than 1M release names) and their approved releases. Entries not parsed yet (no work) are
+    matched on their own name (``<%``, a partial trigram index ``WHERE work_id IS NULL``). Ranked by
+    pg_trgm word similarity to the release name."""
     phrase = " ".join(flt.words)
     similarity = sa.cast(sa.func.word_similarity(phrase, CatalogEntry.title), sa.Double)
     title_words = [w for w in flt.words if not text_query.is_release_tag(w)] or flt.words
-    works = (
-        sa.select(CatalogWork.id)
-        .where(
-            CatalogWork.release_count > 0, sa.literal(title_key(" ".join(title_words))).op("<%")(CatalogWork.title_key)
-        )
-        .limit(TYPO_CANDIDATES)
-    )
     of_works = (
         sa.select(CatalogEntry.id)
-        .where(CatalogEntry.work_id.in_(works), CatalogEntry.status == EntryStatus.approved)
+        .where(
+            CatalogEntry.work_id.in_(pg_typo_works(title_key(" ".join(title_words)).split())),
+            CatalogEntry.status == EntryStatus.approved,
+        )
         .limit(TYPO_CANDIDATES)
     )
     unparsed = (

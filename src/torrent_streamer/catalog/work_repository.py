@@ -21,9 +21,9 @@ from torrent_streamer.catalog.health import DEAD_WEIGHT, MAX_HEALTH
 from torrent_streamer.catalog.models import CatalogEntry, CatalogWork, EntryStatus
 from torrent_streamer.catalog.parsing import ParsedRelease
 from torrent_streamer.catalog.repository import (
-    TYPO_CANDIDATES,
     choose_mode,
     dialect_of,
+    pg_typo_works,
     sqlite_trigram_typos,
 )
 
@@ -139,13 +139,8 @@ def _pg_words(words: list[str]) -> tuple[sa.ColumnElement[bool], sa.ColumnElemen
 
 
 def _pg_typos(words: list[str]) -> tuple[sa.ColumnElement[bool], sa.ColumnElement[float]]:
-    phrase = " ".join(words)
-    candidates = (
-        sa.select(CatalogWork.id)
-        .where(CatalogWork.release_count > 0, sa.literal(phrase).op("<%")(CatalogWork.title_key))
-        .limit(TYPO_CANDIDATES)
-    )
-    return CatalogWork.id.in_(candidates), sa.cast(sa.func.word_similarity(phrase, CatalogWork.title_key), sa.Double)
+    similarity = sa.cast(sa.func.word_similarity(" ".join(words), CatalogWork.title_key), sa.Double)
+    return CatalogWork.id.in_(pg_typo_works(words)), similarity
 
 
 def _sqlite_words(words: list[str]) -> tuple[sa.ColumnElement[bool], sa.ColumnElement[float]]:
