@@ -1,9 +1,11 @@
 """Resource caps on long-lived responses (issue 12, item 6): open streams per user, event streams per user,
-and open streams per node; each refusal is 429 with Retry-After and frees up when a response ends."""
+and engine readers per node (ffmpeg's included); each refusal is 429 with Retry-After and frees up when a
+response (or an ffmpeg run) ends."""
 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -13,8 +15,11 @@ from fastapi import FastAPI
 
 from tests import support
 from tests.integration import torrents_support as ts
+from tests.media.clips import make_clips
+from tests.media.test_decision import CHROME_UA
 from torrent_streamer.app import create_app
 from torrent_streamer.core.clock import FrozenClock
+from torrent_streamer.torrents.limits import stream_caps
 
 
 async def _library(client: httpx.AsyncClient, app: FastAPI, user: ts.Authed) -> tuple[str, str]:
@@ -94,6 +99,40 @@ async def test_event_streams_per_user_are_capped(settings_factory: Any, clock: F
         await _close(refused_then_allowed, task)
         for call, t in held:
             await _close(call, t)
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return make_clips(tmp_path_factory.mktemp("clips"))
+
+
+@pytest.mark.slow
+async def test_ffmpeg_readers_count_against_the_node_cap(
+    settings_factory: Any, clock: FrozenClock, clips: dict[str, Path]
+) -> None:
+    settings = settings_factory(stream_max_readers=1, media_ffmpeg_path=None)
+    app = create_app(settings, clock=clock)
+    names = ["faststart.mp4", "h264-ac3.mkv"]
+    async with support.client_for(app, timeout=120.0) as client:
+        user, engine = await ts.login(client), ts.engine_of(app)
+        torrent = engine.seed("Clips", [(name, clips[name].read_bytes()) for name in names])
+        added = await client.post("/api/v1/torrents", headers=user.headers, files={"torrent": ("c", torrent)})
+        assert added.status_code == 201, added.text
+        files = f"/api/v1/torrents/{added.json()['id']}/files"
+        played = await client.post(f"{files}/1/playback", headers={**user.headers, "User-Agent": CHROME_UA})
+        assert played.status_code == 200, played.text
+        assert played.json()["mode"] == "remux"  # an HLS remux: segments made by ffmpeg from an engine reader
+        segment = urlsplit(played.json()["url"]).path.replace("master.m3u8", "0.m4s")
+        raw = await client.post(f"{files}/0/stream", headers=user.headers)
+        held = await _open(app, urlsplit(raw.json()["url"]).path)  # the node's one reader
+        _assert_429(await client.get(segment))  # ffmpeg would need a second one
+        await _close(*held)
+        made = await client.get(segment)
+        assert made.status_code == 200, made.text
+        assert made.headers["content-type"] == "video/mp4"
+    caps = stream_caps(app.state.services)
+    assert caps.open_total == 0  # every slot given back once: none leaked, none twice
+    assert engine.stats().readers == 0
 
 
 @pytest.mark.parametrize("name", ["stream_max_per_user", "events_max_per_user", "stream_max_readers"])

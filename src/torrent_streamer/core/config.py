@@ -127,6 +127,11 @@ class Settings(BaseSettings):
     events_max_per_user: int = Field(default=4, ge=1, le=1000)  # open SSE connections per user (per node)
     stream_max_readers: int = Field(default=256, ge=1, le=100_000)  # open stream bodies on this node, all users
     stream_busy_retry_after_seconds: int = Field(default=5, ge=1, le=3600)
+    # Address-keyed (per client prefix, like every address limit; issue 12, item 2): stream bodies opened
+    # (every GET of a raw stream URL that sends bytes, each Range request of a player included) and
+    # signed stream URLs minted (the stream-URL and playback POSTs). Over: 429 with Retry-After.
+    stream_open_limit: str = "600/minute"
+    stream_mint_limit: str = "120/minute"
     engine_max_piece_length: int = Field(default=16 * MiB, ge=16 * 1024, le=256 * MiB)
     engine_max_metadata_size: int = Field(default=4 * MiB, ge=64 * 1024, le=100 * MiB)
 
@@ -186,6 +191,15 @@ class Settings(BaseSettings):
     media_read_ahead_segments: int = Field(default=2, ge=0, le=20)
     media_segment_timeout: float = Field(default=120.0, ge=1.0, le=3600)
     media_probe_timeout: float = Field(default=60.0, ge=1.0, le=600)
+
+    @field_validator("stream_open_limit", "stream_mint_limit")
+    @classmethod
+    def _limit_string(cls, value: str) -> str:
+        """One ``limits`` rate string (``"600/minute"``), refused at start-up if it does not parse."""
+        from limits import parse
+
+        parse(value)
+        return value
 
     @field_validator("cors_origins", "trusted_hosts", "trusted_proxies", mode="before")
     @classmethod

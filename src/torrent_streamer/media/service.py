@@ -1,6 +1,8 @@
 """The media service: probes (cached), segment plans, segments and subtitle tracks for the routes.
 
 One instance per app, built in the lifespan; owns the loopback source and the encoder pool.
+A request whose ffmpeg or ffprobe run was refused an engine reader (the node's reader cap) is
+answered with that refusal: 429 with ``Retry-After``, as a raw stream would be.
 """
 
 from __future__ import annotations
@@ -8,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +25,7 @@ from torrent_streamer.media.encoders import CommandFor, EncoderFailed, EncoderPo
 from torrent_streamer.media.ffmpeg import SegmentJob, segment_command, subtitle_command
 from torrent_streamer.media.hls import VARIANT, Segment, grid_segments, keyframe_segments
 from torrent_streamer.media.probe import MediaInfo, ProbeError, probe_url
-from torrent_streamer.media.source import LoopbackSource
+from torrent_streamer.media.source import LoopbackSource, ReaderSlots
 
 log = structlog.get_logger("torrent_streamer.media")
 
@@ -120,6 +124,22 @@ class MediaService:
         await self.pool.close()
         await self.source.close()
 
+    def count_readers(self, slots: ReaderSlots) -> None:
+        """Count every reader the loopback source opens for ffmpeg against the node's reader cap."""
+        self.source.slots = slots
+
+    @contextmanager
+    def _readers_refused(self, info_hash: str, file_index: int) -> Iterator[None]:
+        """A failure after a run of ours was refused a reader for this file is that refusal (429)."""
+        before = self.source.refusals(info_hash, file_index)
+        try:
+            yield
+        except Exception:
+            refusal = self.source.refusal_since(info_hash, file_index, before)
+            if refusal is None:
+                raise
+            raise refusal from None
+
     # -- probe -------------------------------------------------------------------------
     async def probe(self, info_hash: str, file: FileInfo) -> MediaInfo:
         key = (info_hash, file.index)
@@ -131,24 +151,27 @@ class MediaService:
         async with lock:
             if key in self._probes:
                 return self._probes[key]
-            url = self.source.url_for(info_hash, file.index)
             try:
-                info = await asyncio.wait_for(
-                    asyncio.to_thread(probe_url, url, file.name, self.settings.probe_timeout),
-                    self.settings.probe_timeout + 5,
-                )
-            except ProbeError:
-                raise MediaUnplayable("This file could not be read as audio or video.") from None
-            except TimeoutError:
-                raise ServiceUnavailable(
-                    "The file's header did not arrive in time.", slug="probe-timeout", headers={"Retry-After": "10"}
-                ) from None
+                with self._readers_refused(info_hash, file.index):
+                    info = await self._probe_file(self.source.run_url(info_hash, file.index), file.name)
             finally:
                 self._probe_locks.pop(key, None)
             self._probes[key] = info
             while len(self._probes) > PROBE_CACHE_ENTRIES:
                 self._probes.popitem(last=False)
             return info
+
+    async def _probe_file(self, url: str, name: str) -> MediaInfo:
+        try:
+            return await asyncio.wait_for(
+                asyncio.to_thread(probe_url, url, name, self.settings.probe_timeout), self.settings.probe_timeout + 5
+            )
+        except ProbeError:
+            raise MediaUnplayable("This file could not be read as audio or video.") from None
+        except TimeoutError:
+            raise ServiceUnavailable(
+                "The file's header did not arrive in time.", slug="probe-timeout", headers={"Retry-After": "10"}
+            ) from None
 
     # -- HLS ---------------------------------------------------------------------------
     def segments(self, media: MediaInfo, variant: Variant) -> list[Segment]:
@@ -164,7 +187,6 @@ class MediaService:
         self.playback.setdefault(info_hash, TorrentPlayback())
 
     def _command_for(self, info_hash: str, file: FileInfo, media: MediaInfo, variant: Variant) -> CommandFor:
-        url = self.source.url_for(info_hash, file.index)
         video_index = media.video[0].index if media.video and variant.video else None
         video_codec = media.video[0].codec if media.video else None
         slack = SEEK_SLACK_SECONDS if media.video and media.video[0].b_frames else 0.0
@@ -172,7 +194,7 @@ class MediaService:
 
         def command_for(seg: Segment, output: str) -> list[str]:
             job = SegmentJob(
-                url, seg.start, seg.end, video_index, variant.video, video_codec,
+                self.source.run_url(info_hash, file.index), seg.start, seg.end, video_index, variant.video, video_codec,
                 variant.audio_index, variant.audio, self.settings.hw_encoder, audio_codec, slack,
             )  # fmt: skip
             return segment_command(self.settings.ffmpeg, job, output)
@@ -186,7 +208,8 @@ class MediaService:
             raise NotFound("No such segment.", slug="segment-not-found")
         key: SegmentKey = (info_hash, file.index, variant.name)
         began = time.monotonic()
-        outcome = await self.pool.segment(key, plan, index, self._command_for(info_hash, file, media, variant))
+        with self._readers_refused(info_hash, file.index):
+            outcome = await self.pool.segment(key, plan, index, self._command_for(info_hash, file, media, variant))
         elapsed = time.monotonic() - began
         stats = self.playback.setdefault(info_hash, TorrentPlayback())
         opened = self._pending_first.pop(key, None)
@@ -212,7 +235,8 @@ class MediaService:
         first = self.segments(media, variant)[0]
         probe_segment = Segment(0, first.start, min(first.end, first.start + INIT_RUN_SECONDS))
         argv = self._command_for(info_hash, file, media, variant)(probe_segment, "pipe:1")
-        data = await self.pool.run_once(argv, self.settings.segment_timeout, MAX_INIT_RUN_BYTES)
+        with self._readers_refused(info_hash, file.index):
+            data = await self.pool.run_once(argv, self.settings.segment_timeout, MAX_INIT_RUN_BYTES)
         try:
             self.store.store_init(key, data)
         except SegmentFormatError:
@@ -231,8 +255,9 @@ class MediaService:
         path = self.store.folder(key) / f"{stream_index}.vtt"
         if path.is_file():
             return path.read_bytes()
-        argv = subtitle_command(self.settings.ffmpeg, self.source.url_for(info_hash, file.index), stream_index)
-        data = await self.pool.run_once(argv, self.settings.segment_timeout, MAX_VTT_BYTES)
+        argv = subtitle_command(self.settings.ffmpeg, self.source.run_url(info_hash, file.index), stream_index)
+        with self._readers_refused(info_hash, file.index):
+            data = await self.pool.run_once(argv, self.settings.segment_timeout, MAX_VTT_BYTES)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".part")
         tmp.write_bytes(data)
@@ -241,8 +266,9 @@ class MediaService:
 
     async def file_vtt(self, info_hash: str, file: FileInfo) -> bytes:
         """An ASS/SSA file of the torrent converted to WebVTT by ffmpeg (SRT/VTT are converted in Python)."""
-        argv = subtitle_command(self.settings.ffmpeg, self.source.url_for(info_hash, file.index), 0)
-        return await self.pool.run_once(argv, self.settings.segment_timeout, MAX_VTT_BYTES)
+        argv = subtitle_command(self.settings.ffmpeg, self.source.run_url(info_hash, file.index), 0)
+        with self._readers_refused(info_hash, file.index):
+            return await self.pool.run_once(argv, self.settings.segment_timeout, MAX_VTT_BYTES)
 
     # -- eviction ----------------------------------------------------------------------
     async def sweep(self) -> list[str]:

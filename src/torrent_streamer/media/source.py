@@ -2,6 +2,12 @@
 
 Each file gets an unguessable path; requests are served with ``Range`` from an engine reader that
 waits for missing pieces, so ffmpeg never sees a hole and never touches the partial file on disk.
+
+Every engine reader opened here counts against the node's reader cap (``TS_STREAM_MAX_READERS``,
+``slots``). One ffmpeg run gets its own URL (``run_url``): when it seeks, ffmpeg opens the next
+connection before it closes the last, so the connections of one run share one slot. A connection
+refused for want of a slot is answered 429 and remembered, so the media service can answer its
+client 429 too.
 """
 
 from __future__ import annotations
@@ -11,9 +17,12 @@ import contextlib
 import re
 import secrets
 import time
+from dataclasses import dataclass
+from typing import Protocol
 
 import structlog
 
+from torrent_streamer.core.errors import RateLimited
 from torrent_streamer.engine import Engine, EngineError, FileReader, ReadTimeout
 
 log = structlog.get_logger("torrent_streamer.media")
@@ -22,6 +31,25 @@ CHUNK_BYTES = 256 * 1024
 MAX_HEAD_BYTES = 8192
 HEAD_TIMEOUT_SECONDS = 10.0
 _RANGE = re.compile(r"^bytes=(\d{1,19})-(\d{0,19})$")
+_RUN = re.compile(r"^run=([A-Za-z0-9_-]{8,32})$")
+
+
+class Slot(Protocol):
+    def release(self) -> None: ...
+
+
+class ReaderSlots(Protocol):
+    """The node's reader cap (``torrents.limits.ConcurrencyCaps``); ``acquire_node`` raises ``RateLimited``."""
+
+    def acquire_node(self) -> Slot: ...
+
+
+@dataclass
+class _Hold:
+    """One slot and the open connections sharing it (the connections of one ffmpeg run)."""
+
+    slot: Slot
+    users: int = 1
 
 
 def parse_simple_range(header: str | None, size: int) -> tuple[int, int] | None:
@@ -53,6 +81,9 @@ class LoopbackSource:
         self._server: asyncio.Server | None = None
         self._port = 0
         self._connections: set[asyncio.Task[None]] = set()
+        self.slots: ReaderSlots | None = None  # set at start-up by the streaming layer (the node cap)
+        self._runs: dict[str, _Hold] = {}
+        self._refusals: dict[tuple[str, int], tuple[int, RateLimited]] = {}
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
@@ -79,6 +110,41 @@ class LoopbackSource:
             self._keys[(info_hash, file_index)] = key
             self._files[key] = (info_hash, file_index)
         return f"http://127.0.0.1:{self._port}/{key}"
+
+    def run_url(self, info_hash: str, file_index: int) -> str:
+        """The file's URL for one ffmpeg run: all its connections hold one reader slot between them."""
+        return f"{self.url_for(info_hash, file_index)}?run={secrets.token_urlsafe(12)}"
+
+    def refusals(self, info_hash: str, file_index: int) -> int:
+        """How many connections for this file were refused a reader slot (for ``refusal_since``)."""
+        return self._refusals.get((info_hash, file_index), (0, None))[0]
+
+    def refusal_since(self, info_hash: str, file_index: int, count: int) -> RateLimited | None:
+        """The latest refusal for this file when there was one after ``refusals()`` returned ``count``."""
+        found = self._refusals.get((info_hash, file_index))
+        return found[1] if found is not None and found[0] > count else None
+
+    def _hold(self, run: str | None) -> _Hold | None:
+        """A slot for one more connection: its run's, or a new one (``RateLimited`` when the node is full)."""
+        if self.slots is None:
+            return None
+        held = self._runs.get(run) if run is not None else None
+        if held is not None:
+            held.users += 1
+            return held
+        held = _Hold(self.slots.acquire_node())
+        if run is not None:
+            self._runs[run] = held
+        return held
+
+    def _let_go(self, run: str | None, held: _Hold | None) -> None:
+        if held is None:
+            return
+        held.users -= 1
+        if held.users == 0:
+            if run is not None and self._runs.get(run) is held:
+                del self._runs[run]
+            held.slot.release()
 
     def forget(self, info_hash: str) -> None:
         """Drop the URLs of a torrent that left the engine."""
@@ -111,9 +177,27 @@ class LoopbackSource:
         if len(parts) != 3 or parts[0] not in ("GET", "HEAD"):
             return await _reply(wr, 405, "Method Not Allowed")
         headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
-        target = self._files.get(parts[1].lstrip("/"))
+        path, _, query = parts[1].partition("?")
+        target = self._files.get(path.lstrip("/"))
         if target is None:
             return await _reply(wr, 404, "Not Found")
+        run_match = _RUN.match(query)
+        run = run_match.group(1) if run_match else None
+        try:
+            held = self._hold(run)
+        except RateLimited as exc:
+            count = self._refusals.get(target, (0, exc))[0]
+            self._refusals[target] = (count + 1, exc)
+            log.info("loopback_reader_refused", reason="node reader cap")
+            return await _reply(wr, 429, "Too Many Requests", f"Retry-After: {exc.retry_after}\r\n")
+        try:
+            await self._serve_file(wr, parts[0], headers, target)
+        finally:
+            self._let_go(run, held)
+        return None
+
+    async def _serve_file(self, wr: asyncio.StreamWriter, method: str, headers: dict[str, str],
+                          target: tuple[str, int]) -> None:  # fmt: skip
         reader = await self._engine.open_reader(*target)
         try:
             size = reader.size
@@ -131,7 +215,7 @@ class LoopbackSource:
                 ).encode("latin-1")
             )
             await wr.drain()
-            if parts[0] == "HEAD":
+            if method == "HEAD":
                 return None
             offset = start
             while offset < end:

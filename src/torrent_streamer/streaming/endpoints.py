@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 
 from torrent_streamer.auth.dependencies import public_route
 from torrent_streamer.core.deps import ClockDep, ServicesDep, SessionDep
@@ -16,6 +16,7 @@ from torrent_streamer.core.errors import RangeNotSatisfiable, problem_responses
 from torrent_streamer.engine import FileReader
 from torrent_streamer.streaming import service
 from torrent_streamer.streaming.content import served_headers
+from torrent_streamer.streaming.limits import count_stream_mint, count_stream_open
 from torrent_streamer.streaming.ranges import RangeNotSatisfiableError, if_range_allows, parse_range
 from torrent_streamer.streaming.response import StreamResponse
 from torrent_streamer.streaming.subtitles import MAX_SUBTITLE_BYTES, SubtitleError, is_subtitle, to_webvtt
@@ -37,7 +38,8 @@ InfoHash = Annotated[str, Path(pattern=INFO_HASH_PATTERN, description="The torre
 
 @router.post(
     "/torrents/{torrent_id}/files/{index}/stream",
-    responses=problem_responses(401, 403, 404, 422, 451, 503),
+    dependencies=[Depends(count_stream_mint)],
+    responses=problem_responses(401, 403, 404, 422, 429, 451, 503),
 )
 async def create_stream_url(
     torrent_id: uuid.UUID,
@@ -115,6 +117,7 @@ async def _stream(info_hash: str, token: str, request: Request, services: Servic
     headers["Content-Length"] = str(length)
     if request.method == "HEAD":
         return Response(status_code=status_code, headers=headers)
+    await count_stream_open(request)  # per client prefix (TS_STREAM_OPEN_LIMIT): 429 + Retry-After
     lease = stream_caps(services).acquire(target.user_id)  # 429 + Retry-After before anything is sent
 
     async def open_reader() -> FileReader:

@@ -17,6 +17,9 @@ from datetime import datetime, timedelta
 
 from torrent_streamer.core.state import Services
 from torrent_streamer.engine import FileInfo, TorrentStatus
+from torrent_streamer.media.runtime import MEDIA_KEY
+from torrent_streamer.media.service import MediaService
+from torrent_streamer.torrents.limits import stream_caps
 
 GRANTS_KEY = "stream_grants"
 MAX_GRANTS = 10_000
@@ -64,8 +67,12 @@ class StreamGrants:
 
 @asynccontextmanager
 async def stream_lifespan(services: Services) -> AsyncIterator[None]:
-    """One grant cache per process (each node checks its own requests)."""
+    """One grant cache per process (each node checks its own requests); the media service's readers
+    for ffmpeg count against the node's reader cap, as stream bodies do (issue 12, item 6)."""
     services.extras[GRANTS_KEY] = StreamGrants(timedelta(seconds=services.settings.stream_grant_ttl_seconds))
+    media: MediaService | None = services.extras.get(MEDIA_KEY)
+    if media is not None:
+        media.count_readers(stream_caps(services))
     yield
 
 

@@ -34,6 +34,7 @@ from torrent_streamer.media.schemas import (
 from torrent_streamer.media.service import Variant, parse_variant
 from torrent_streamer.streaming import service
 from torrent_streamer.streaming.fastpath import StreamTarget
+from torrent_streamer.streaming.limits import count_stream_mint
 from torrent_streamer.streaming.subtitles import MAX_SUBTITLE_BYTES, SubtitleError, to_webvtt
 from torrent_streamer.streaming.tokens import MAX_TOKEN_LENGTH
 from torrent_streamer.streaming.urls import (
@@ -57,7 +58,7 @@ SubtitleRef = Annotated[str, Path(max_length=8, pattern=r"^[ef]\d{1,6}$")]
 SUBTITLE_FILES = (".srt", ".vtt", ".ass", ".ssa")
 MAX_SUBTITLE_FILES = 20
 PLAYLIST = "application/vnd.apple.mpegurl"
-HLS_RESPONSES = problem_responses(401, 403, 404, 422, 451, 503)
+HLS_RESPONSES = problem_responses(401, 403, 404, 422, 429, 451, 503)
 SEGMENT_CACHE = "private, max-age=86400, immutable"  # a token's URL always names the same bytes
 
 
@@ -116,7 +117,8 @@ def _subtitles(request: Request, info_hash: str, token: str, media: MediaInfo, f
 
 @router.post(
     "/torrents/{torrent_id}/files/{index}/playback",
-    responses=problem_responses(401, 403, 404, 422, 451, 503),
+    dependencies=[Depends(count_stream_mint)],
+    responses=problem_responses(401, 403, 404, 422, 429, 451, 503),
 )
 async def create_playback(
     torrent_id: uuid.UUID,

@@ -1,5 +1,6 @@
 """Concurrency caps on long-lived responses (issue 12, item 6): stream bodies and event streams per user,
-and stream bodies per node. Each refusal is 429 with ``Retry-After``; counts live on this node's event loop.
+and engine readers per node (stream bodies and the readers the media loopback source opens for ffmpeg).
+Each refusal is 429 with ``Retry-After``; counts live on this node's event loop.
 
 A lease is taken before the response starts and released exactly once when it ends (or never starts).
 """
@@ -25,7 +26,7 @@ class TooManyStreams(RateLimited):
 class Lease:
     """One open response; ``release()`` is idempotent."""
 
-    def __init__(self, caps: ConcurrencyCaps, user_id: uuid.UUID) -> None:
+    def __init__(self, caps: ConcurrencyCaps, user_id: uuid.UUID | None) -> None:
         self._caps, self._user_id, self._held = caps, user_id, True
 
     def release(self) -> None:
@@ -43,8 +44,7 @@ class ConcurrencyCaps:
         self.open_total = 0
 
     def acquire(self, user_id: uuid.UUID) -> Lease:
-        if self.total is not None and self.open_total >= self.total:
-            raise TooManyStreams(self.retry_after, f"The server has too many open {self.what}; retry shortly.")
+        self._check_node()
         if self._open.get(user_id, 0) >= self.per_user:
             raise TooManyStreams(
                 self.retry_after, f"You have {self.per_user} open {self.what}; close one or retry shortly."
@@ -53,12 +53,23 @@ class ConcurrencyCaps:
         self.open_total += 1
         return Lease(self, user_id)
 
-    def give_back(self, user_id: uuid.UUID) -> None:
-        left = self._open.get(user_id, 0) - 1
-        if left > 0:
-            self._open[user_id] = left
-        else:
-            self._open.pop(user_id, None)
+    def acquire_node(self) -> Lease:
+        """A slot counted against the node cap only: a reader the node opens for itself (ffmpeg's)."""
+        self._check_node()
+        self.open_total += 1
+        return Lease(self, None)
+
+    def _check_node(self) -> None:
+        if self.total is not None and self.open_total >= self.total:
+            raise TooManyStreams(self.retry_after, f"The server has too many open {self.what}; retry shortly.")
+
+    def give_back(self, user_id: uuid.UUID | None) -> None:
+        if user_id is not None:
+            left = self._open.get(user_id, 0) - 1
+            if left > 0:
+                self._open[user_id] = left
+            else:
+                self._open.pop(user_id, None)
         self.open_total -= 1
 
     def open_for(self, user_id: uuid.UUID) -> int:
@@ -76,7 +87,8 @@ def _caps(services: Services, key: str, per_user: int, total: int | None, what: 
 
 
 def stream_caps(services: Services) -> ConcurrencyCaps:
-    """Stream bodies: per user (``TS_STREAM_MAX_PER_USER``) and per node (``TS_STREAM_MAX_READERS``)."""
+    """Stream bodies per user (``TS_STREAM_MAX_PER_USER``); engine readers per node (``TS_STREAM_MAX_READERS``):
+    stream bodies and, through ``acquire_node``, the media loopback source's readers for ffmpeg."""
     s = services.settings
     return _caps(services, STREAM_CAPS_KEY, s.stream_max_per_user, s.stream_max_readers, "streams")
 
