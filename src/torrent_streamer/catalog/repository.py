@@ -90,16 +90,36 @@ async def estimated_rows(session: AsyncSession, statement: sa.Select[Any]) -> fl
 Clause = tuple[sa.ColumnElement[bool], sa.ColumnElement[float]]  # (match condition, relevance score)
 
 
-def _pg_words(flt: SearchFilter) -> Clause:
+def _pg_words(flt: SearchFilter, *, common_prefix: bool = False) -> Clause:
     """Full-text: every word, the last as a prefix; or, when the query uses it, the websearch syntax
-    (quotes, ``or``, ``-word``). Scored by ts_rank: title words weigh more, normalised by length."""
+    (quotes, ``or``, ``-word``). Scored by ts_rank: title words weigh more, normalised by length.
+
+    ``common_prefix``: the last word, as a prefix, is in a large share of all entries ("1080p"): a
+    GIN prefix match collects every one of them before the other words narrow it (~60 ms at 1M
+    rows), so the index matches the other, exact words and the whole query is checked on those rows
+    (``strip(fts_document)`` is not indexed: the same match, as a filter)."""
     simple = sa.cast(sa.literal("simple"), postgresql.REGCONFIG)
     document = sa.literal_column("catalog_entries.fts_document", type_=postgresql.TSVECTOR)
     if text_query.uses_websearch_syntax(flt.text):
         tsquery = sa.func.websearch_to_tsquery(simple, flt.text)
     else:
         tsquery = sa.func.to_tsquery(simple, text_query.tsquery_prefix(flt.words))
-    return document.op("@@")(tsquery), sa.cast(sa.func.ts_rank(document, tsquery, 1), sa.Double)
+    score = sa.cast(sa.func.ts_rank(document, tsquery, 1), sa.Double)
+    if common_prefix and len(flt.words) > 1 and not text_query.uses_websearch_syntax(flt.text):
+        exact = sa.func.to_tsquery(simple, " & ".join(flt.words[:-1]))
+        stripped = sa.func.strip(document, type_=postgresql.TSVECTOR)
+        return sa.and_(document.op("@@")(exact), stripped.op("@@")(tsquery)), score
+    return document.op("@@")(tsquery), score
+
+
+async def _pg_common_prefix(session: AsyncSession, flt: SearchFilter) -> bool:
+    """Whether the last word, as a prefix, matches ``SURELY_BROAD`` entries or more (planner estimate)."""
+    if len(flt.words) < 2 or text_query.uses_websearch_syntax(flt.text):
+        return False
+    simple = sa.cast(sa.literal("simple"), postgresql.REGCONFIG)
+    document = sa.literal_column("catalog_entries.fts_document", type_=postgresql.TSVECTOR)
+    last = document.op("@@")(sa.func.to_tsquery(simple, text_query.tsquery_prefix(flt.words[-1:])))
+    return await estimated_rows(session, sa.select(sa.literal(1)).select_from(CatalogEntry).where(last)) >= SURELY_BROAD
 
 
 def pg_typo_works(words: list[str]) -> sa.Select[uuid.UUID]:
@@ -213,11 +233,12 @@ async def search(session: AsyncSession, flt: SearchFilter) -> tuple[list[tuple[C
     if not flt.words:
         return [], "words"
     if dialect_of(session) == "postgresql":
-        words, typos = _pg_words, _pg_typos
+        match, score = _pg_words(flt, common_prefix=await _pg_common_prefix(session, flt))
+        typos = _pg_typos
     else:
         await _ensure_sqlite_functions(session)
-        words, typos = _sqlite_words, _sqlite_typos
-    match, score = words(flt)
+        match, score = _sqlite_words(flt)
+        typos = _sqlite_typos
     matches = sa.select(sa.literal(1)).where(CatalogEntry.status == EntryStatus.approved, match)
     mode = flt.mode or await choose_mode(session, matches, ranked=flt.sort == "relevance")
     if mode == "typo":
