@@ -28,6 +28,7 @@ BROAD_MATCHES = 1000  # more word matches than this: relevance orders by popular
 # PostgreSQL: when the planner's estimate (statistics of the last ANALYZE) is this many rows, the
 # query is broad without counting: the probe's GIN bitmap over 100k+ rows ("the") is skipped.
 SURELY_BROAD = 20 * BROAD_MATCHES
+MID_BROAD = 5 * BROAD_MATCHES  # below this estimate a broad query sorts its matches rather than walk
 MODES = ("words", "popular", "typo")
 PARSED_COLUMNS = (
     *("work_id", "parsed_title", "year", "season", "season_end", "episode", "episode_end", "resolution"),
@@ -77,14 +78,17 @@ def _compile_explain(element: Explain, compiler: SQLCompiler, **kw: Any) -> str:
     return "EXPLAIN (FORMAT JSON) " + compiler.process(element.statement, **kw)
 
 
-async def estimated_rows(session: AsyncSession, statement: sa.Select[Any]) -> float:
-    """The planner's row estimate for ``statement`` (PostgreSQL only; planning, no execution)."""
-    plan = (await session.execute(Explain(statement))).scalar_one()
+async def estimated_rows(session: AsyncSession, *statements: sa.Select[Any]) -> list[float]:
+    """The planner's row estimates for ``statements`` (PostgreSQL only): one ``EXPLAIN`` of a select
+    holding each as a scalar subquery (planned, never executed), one round trip."""
+    combined = sa.select(*(statement.scalar_subquery() for statement in statements))
+    plan = (await session.execute(Explain(combined))).scalar_one()
     if isinstance(plan, str):
         import json
 
         plan = json.loads(plan)
-    return float(plan[0]["Plan"]["Plan Rows"])
+    subplans = [p for p in plan[0]["Plan"].get("Plans", []) if p.get("Parent Relationship") == "InitPlan"]
+    return [float(p["Plan Rows"]) for p in subplans]
 
 
 Clause = tuple[sa.ColumnElement[bool], sa.ColumnElement[float]]  # (match condition, relevance score)
@@ -112,14 +116,20 @@ def _pg_words(flt: SearchFilter, *, common_prefix: bool = False) -> Clause:
     return document.op("@@")(tsquery), score
 
 
-async def _pg_common_prefix(session: AsyncSession, flt: SearchFilter) -> bool:
-    """Whether the last word, as a prefix, matches ``SURELY_BROAD`` entries or more (planner estimate)."""
-    if len(flt.words) < 2 or text_query.uses_websearch_syntax(flt.text):
-        return False
+async def _pg_estimates(session: AsyncSession, flt: SearchFilter) -> tuple[float, float]:
+    """Planner estimates (one round trip): entries matching every word, and matching the last word
+    alone as a prefix (0 for a one-word or websearch query)."""
     simple = sa.cast(sa.literal("simple"), postgresql.REGCONFIG)
     document = sa.literal_column("catalog_entries.fts_document", type_=postgresql.TSVECTOR)
-    last = document.op("@@")(sa.func.to_tsquery(simple, text_query.tsquery_prefix(flt.words[-1:])))
-    return await estimated_rows(session, sa.select(sa.literal(1)).select_from(CatalogEntry).where(last)) >= SURELY_BROAD
+    match, _ = _pg_words(flt)
+    statements = [sa.select(sa.literal(1)).where(CatalogEntry.status == EntryStatus.approved, match)]
+    if len(flt.words) > 1 and not text_query.uses_websearch_syntax(flt.text):
+        last = document.op("@@")(sa.func.to_tsquery(simple, text_query.tsquery_prefix(flt.words[-1:])))
+        statements.append(sa.select(sa.literal(1)).select_from(CatalogEntry).where(last))
+    estimates = await estimated_rows(session, *statements)
+    if len(estimates) != len(statements):  # an unexpected plan shape: behave as without estimates
+        return 0.0, 0.0
+    return estimates[0], estimates[1] if len(estimates) > 1 else 0.0
 
 
 def pg_typo_works(words: list[str]) -> sa.Select[uuid.UUID]:
@@ -208,13 +218,13 @@ def _sqlite_typos(flt: SearchFilter) -> Clause:
     return sqlite_trigram_typos("catalog_entries", "catalog_fts_trigram", CatalogEntry.title.expression, flt.words)
 
 
-async def choose_mode(session: AsyncSession, matches: sa.Select[Any], *, ranked: bool) -> str:
+async def choose_mode(session: AsyncSession, matches: sa.Select[Any], *, ranked: bool, estimate: float = 0) -> str:
     """``typo`` when ``matches`` (a select of the word matches) finds nothing, ``popular`` when it
     finds more than ``BROAD_MATCHES`` and the order is by relevance, else ``words``.
 
-    PostgreSQL first asks the planner: an estimate of ``SURELY_BROAD`` rows or more is broad without
-    counting. Otherwise one bounded probe counts up to ``BROAD_MATCHES + 1`` matches."""
-    if ranked and dialect_of(session) == "postgresql" and await estimated_rows(session, matches) >= SURELY_BROAD:
+    ``estimate`` (PostgreSQL entry search: the planner's) of ``SURELY_BROAD`` rows or more is broad
+    without counting. Otherwise one bounded probe counts up to ``BROAD_MATCHES + 1`` matches."""
+    if ranked and estimate >= SURELY_BROAD:
         return "popular"
     probe = matches.limit(BROAD_MATCHES + 1).subquery()
     found = int(await session.scalar(sa.select(sa.func.count()).select_from(probe)) or 0)
@@ -233,18 +243,25 @@ async def search(session: AsyncSession, flt: SearchFilter) -> tuple[list[tuple[C
     if not flt.words:
         return [], "words"
     if dialect_of(session) == "postgresql":
-        match, score = _pg_words(flt, common_prefix=await _pg_common_prefix(session, flt))
+        estimate, last_word = await _pg_estimates(session, flt)
+        match, score = _pg_words(flt, common_prefix=last_word >= SURELY_BROAD)
         typos = _pg_typos
     else:
         await _ensure_sqlite_functions(session)
         match, score = _sqlite_words(flt)
         typos = _sqlite_typos
+        estimate = 0.0
     matches = sa.select(sa.literal(1)).where(CatalogEntry.status == EntryStatus.approved, match)
-    mode = flt.mode or await choose_mode(session, matches, ranked=flt.sort == "relevance")
+    mode = flt.mode or await choose_mode(session, matches, ranked=flt.sort == "relevance", estimate=estimate)
     if mode == "typo":
         match, score = typos(flt)
+    popular: sa.ColumnElement[Any] = CatalogEntry.seeders.expression
+    if 0 < estimate < MID_BROAD:
+        # a few thousand matches (0.4 % of 1M): sorting them (bitmap scan, top-N) beats walking the
+        # seeders index, which visits ~250 rows for each one on the page. Same values and order.
+        popular = CatalogEntry.seeders + 0
     keys: dict[str, sa.ColumnElement[Any]] = {
-        "relevance": CatalogEntry.seeders.expression if mode == "popular" else score,
+        "relevance": popular if mode == "popular" else score,
         "seeders": CatalogEntry.seeders.expression,
         "newest": CatalogEntry.created_at.expression,
     }
