@@ -70,6 +70,40 @@ def video(page: Page, expression: str) -> Any:
     return page.locator("#video").evaluate(expression)
 
 
+# One MIME type per codec and container, asked of this Chromium: MSE or a "probably" from <video> for
+# a codec, any answer from <video> for a container.
+CODEC_TYPES = {
+    "h264": 'video/mp4; codecs="avc1.42E01E"',
+    "hevc": 'video/mp4; codecs="hvc1.1.6.L93.B0"',
+    "vp9": 'video/webm; codecs="vp9"',
+    "aac": 'audio/mp4; codecs="mp4a.40.2"',
+    "opus": 'audio/webm; codecs="opus"',
+    "ac3": 'audio/mp4; codecs="ac-3"',
+}
+CONTAINER_TYPES = {"mp4": "video/mp4", "webm": "video/webm"}
+ASK_BROWSER = """([codecs, containers]) => {
+  const v = document.createElement("video");
+  const codec = (t) => MediaSource.isTypeSupported(t) || v.canPlayType(t) === "probably";
+  return [...Object.keys(codecs).filter((n) => codec(codecs[n])),
+          ...Object.keys(containers).filter((n) => v.canPlayType(containers[n]) !== "")];
+}"""
+
+
+def assert_real_capabilities(page: Page, body: Any) -> None:
+    """The /playback body lists what this Chromium decodes (not a guess from its User-Agent)."""
+    assert isinstance(body, dict)
+    assert body.get("hls") is True  # a boolean: hls.js over MSE
+    for field in ("video_codecs", "audio_codecs", "containers"):
+        assert isinstance(body.get(field), list)
+        assert body[field], field
+    assert {"h264", "vp9"} <= set(body["video_codecs"])
+    assert {"aac", "opus"} <= set(body["audio_codecs"])
+    assert {"mp4", "webm"} <= set(body["containers"])
+    listed = {*body["video_codecs"], *body["audio_codecs"], *body["containers"]}
+    supported = set(page.evaluate(ASK_BROWSER, [CODEC_TYPES, CONTAINER_TYPES]))
+    assert supported == {name for name in (*CODEC_TYPES, *CONTAINER_TYPES) if name in listed}
+
+
 # One fresh server and swarm per clip, so each clip starts cold (first probe, first segment). The
 # sequential-probe stall this once worked around is fixed: docs/streaming.md, "The stall that held this back".
 @pytest.mark.parametrize("clip", list(MODES))
@@ -89,6 +123,7 @@ def test_clip_plays_and_seeks_in_chromium(
     with page.expect_response(lambda r: r.url.endswith("/playback")) as answer:
         play.click()
     assert answer.value.json()["mode"] == MODES[clip]
+    assert_real_capabilities(page, answer.value.request.post_data_json)
     page.wait_for_function("() => document.getElementById('video').currentTime > 1.5", timeout=90_000)
     assert video(page, "v => v.videoWidth") > 0
     assert video(page, "v => v.webkitAudioDecodedByteCount") > 0  # the audio really decodes
