@@ -18,7 +18,15 @@ class PlaybackRequest(BaseModel):
     video_codecs: list[CodecName] | None = Field(None, max_length=32, examples=[["h264", "vp9"]])
     audio_codecs: list[CodecName] | None = Field(None, max_length=32, examples=[["aac", "opus"]])
     containers: list[CodecName] | None = Field(None, max_length=16, examples=[["mp4", "webm"]])
-    hls: bool | None = None
+    hls: bool | None = Field(
+        None,
+        description=(
+            "Whether the client plays HLS. With `false` the answer is `direct`, or 422 `hls-required` (with"
+            " `needed_mode`) when the file needs `remux` or `transcode` or the body names a non-default"
+            " `audio_track`: those exist only as HLS. Missing: the User-Agent's profile decides (every profile"
+            " plays HLS)."
+        ),
+    )
     max_audio_channels: int | None = Field(None, ge=1, le=32)
     audio_track: int | None = Field(None, ge=0, le=10_000, description="Stream index from `audio_tracks`.")
 
