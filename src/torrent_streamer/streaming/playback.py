@@ -1,7 +1,7 @@
 """Playback routes: the per-client decision, and the HLS playlists, segments and WebVTT it points to.
 
 The decision and the packaging live in ``media/``; these routes check ownership (the decision) or
-the stream token (everything under ``/stream/{token}/…``, signed like the raw stream) and serve.
+the stream token (everything under ``/stream/{info_hash}/{token}/…``, signed like the raw stream) and serve.
 """
 
 from __future__ import annotations
