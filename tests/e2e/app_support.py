@@ -6,11 +6,13 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import libtorrent as lt
-from playwright.sync_api import Page, expect
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.e2e.browser import LiveServer, screenshot
 from tests.engine.swarm import Media
@@ -22,6 +24,21 @@ PIECE = 16 * 1024
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
 PASSWORD = "Tq9!lantern-Moss-42"
+
+
+@pytest.fixture(params=[PHONE, DESKTOP], ids=["phone", "desktop"])
+def viewport(request: pytest.FixtureRequest) -> dict[str, int]:
+    """Every test that uses it runs at 390x844 and at 1280x900 (issue 17)."""
+    found: dict[str, int] = request.param
+    return found
+
+
+@pytest.fixture(name="context")
+def viewport_context(browser: Browser, server: LiveServer, viewport: dict[str, int]) -> Iterator[BrowserContext]:
+    """The browser context at ``viewport``; import it (with ``viewport``) into a test module to use it."""
+    ctx = browser.new_context(base_url=server.base_url, viewport=viewport)  # type: ignore[arg-type]
+    yield ctx
+    ctx.close()
 
 
 def title_media(root: Path, name: str, extra: dict[str, bytes] | None = None) -> Media:

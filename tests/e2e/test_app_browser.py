@@ -11,15 +11,27 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests import support
-from tests.e2e.app_support import DESKTOP, PASSWORD, PHONE, axe_check, connect_peer, sign_up, title_media, video_time
+from tests.e2e.app_support import (
+    PASSWORD,
+    PHONE,
+    axe_check,
+    connect_peer,
+    sign_up,
+    title_media,
+    video_time,
+    viewport,
+    viewport_context,
+)
 from tests.e2e.browser import LiveServer, PageWatch, screenshot
 from tests.engine.swarm import Media, Seeder
 
 pytestmark = [pytest.mark.browser, pytest.mark.engine]
+
+__all__ = ["viewport", "viewport_context"]  # the shared fixtures (both viewports), re-used
 
 
 @pytest.fixture
@@ -31,19 +43,6 @@ def live_settings() -> dict[str, Any]:
         "engine_enable_dht": False,
         "engine_enable_utp": False,
     }
-
-
-@pytest.fixture(params=[PHONE, DESKTOP], ids=["phone", "desktop"])
-def viewport(request: pytest.FixtureRequest) -> dict[str, int]:
-    found: dict[str, int] = request.param
-    return found
-
-
-@pytest.fixture
-def context(browser: Browser, server: LiveServer, viewport: dict[str, int]) -> Iterator[BrowserContext]:
-    ctx = browser.new_context(base_url=server.base_url, viewport=viewport)  # type: ignore[arg-type]
-    yield ctx
-    ctx.close()
 
 
 @pytest.fixture

@@ -4,18 +4,19 @@ runs out) shows the reason and Retry; at the torrent limit the error offers the 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Page, expect
 
 from tests import support
-from tests.e2e.app_support import DESKTOP, PHONE, axe_check, sign_up
+from tests.e2e.app_support import PHONE, axe_check, sign_up, viewport, viewport_context
 from tests.e2e.browser import LiveServer, PageWatch
 
 pytestmark = [pytest.mark.browser, pytest.mark.engine]
 GIVE_UP = 60.0
+
+__all__ = ["viewport", "viewport_context"]  # the shared fixtures (both viewports), re-used
 
 
 @pytest.fixture
@@ -29,19 +30,6 @@ def live_settings() -> dict[str, Any]:
         "engine_max_active_torrents_per_user": 1,
         "library_metadata_give_up_seconds": GIVE_UP,
     }
-
-
-@pytest.fixture(params=[PHONE, DESKTOP], ids=["phone", "desktop"])
-def viewport(request: pytest.FixtureRequest) -> dict[str, int]:
-    found: dict[str, int] = request.param
-    return found
-
-
-@pytest.fixture
-def context(browser: Browser, server: LiveServer, viewport: dict[str, int]) -> Iterator[BrowserContext]:
-    ctx = browser.new_context(base_url=server.base_url, viewport=viewport)  # type: ignore[arg-type]
-    yield ctx
-    ctx.close()
 
 
 def add_magnet(page: Page, name: str) -> None:

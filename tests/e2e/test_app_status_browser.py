@@ -21,11 +21,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Request, Response, expect
+from playwright.sync_api import Page, Request, Response, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests import support
-from tests.e2e.app_support import DESKTOP, PHONE, axe_check, connect_peer, sign_up, title_media
+from tests.e2e.app_support import (
+    PHONE,
+    axe_check,
+    connect_peer,
+    sign_up,
+    title_media,
+    viewport,
+    viewport_context,
+)
 from tests.e2e.browser import LiveServer, PageWatch, screenshot
 from tests.e2e.browser_accounts import make_account
 from tests.engine.swarm import Media, Seeder
@@ -45,6 +53,8 @@ RECORD_STATES = """() => {
   new MutationObserver(note).observe(box, { attributes: true, attributeFilter: ['data-state'] });
 }"""
 
+__all__ = ["viewport", "viewport_context"]  # the shared fixtures (both viewports), re-used
+
 
 @pytest.fixture
 def live_settings() -> dict[str, Any]:
@@ -55,19 +65,6 @@ def live_settings() -> dict[str, Any]:
         "engine_enable_dht": False,
         "engine_enable_utp": False,
     }
-
-
-@pytest.fixture(params=[PHONE, DESKTOP], ids=["phone", "desktop"])
-def viewport(request: pytest.FixtureRequest) -> dict[str, int]:
-    found: dict[str, int] = request.param
-    return found
-
-
-@pytest.fixture
-def context(browser: Browser, server: LiveServer, viewport: dict[str, int]) -> Iterator[BrowserContext]:
-    ctx = browser.new_context(base_url=server.base_url, viewport=viewport)  # type: ignore[arg-type]
-    yield ctx
-    ctx.close()
 
 
 def tag_of(viewport: dict[str, int]) -> str:

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Page, expect
 
 from tests import support
-from tests.e2e.app_support import DESKTOP, PHONE, axe_check, sign_up, title_media
+from tests.e2e.app_support import PHONE, axe_check, sign_up, title_media, viewport, viewport_context
 from tests.e2e.browser import LiveServer, PageWatch
 from tests.engine.swarm import Media, Seeder
 
@@ -26,6 +26,8 @@ SECOND = "".join(
 TRACKS = """v => Array.from(v.textTracks, t => ({ label: t.label, mode: t.mode,
   cues: t.mode === 'showing' && t.activeCues ? Array.from(t.activeCues, c => c.text) : [] }))"""
 
+__all__ = ["viewport", "viewport_context"]  # the shared fixtures (both viewports), re-used
+
 
 @pytest.fixture
 def live_settings() -> dict[str, Any]:
@@ -36,19 +38,6 @@ def live_settings() -> dict[str, Any]:
         "engine_enable_dht": False,
         "engine_enable_utp": False,
     }
-
-
-@pytest.fixture(params=[PHONE, DESKTOP], ids=["phone", "desktop"])
-def viewport(request: pytest.FixtureRequest) -> dict[str, int]:
-    found: dict[str, int] = request.param
-    return found
-
-
-@pytest.fixture
-def context(browser: Browser, server: LiveServer, viewport: dict[str, int]) -> Iterator[BrowserContext]:
-    ctx = browser.new_context(base_url=server.base_url, viewport=viewport)  # type: ignore[arg-type]
-    yield ctx
-    ctx.close()
 
 
 @pytest.fixture

@@ -9,14 +9,13 @@ screenshots beside it."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import libtorrent as lt
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
+from playwright.sync_api import Locator, Page, expect
 
-from tests.e2e.app_support import DESKTOP, FIXTURES, PASSWORD, PHONE, axe_check, sign_up
+from tests.e2e.app_support import FIXTURES, PASSWORD, PHONE, axe_check, sign_up, viewport, viewport_context
 from tests.e2e.browser import LiveServer, PageWatch
 from tests.e2e.browser_accounts import services
 from tests.integration.catalog_helpers import entry
@@ -40,18 +39,7 @@ SHOW = [
 MANY_WORKS = [(f"Harbor.Lights.{year}.1080p.WEB-DL.x264-GRP", 5, 0, 1000) for year in range(2000, 2021)]
 MANY_RELEASES = [(f"Lantern.Bay.2015.1080p.WEB-DL.x264-G{i:02d}", 30 - i, 0, 1000) for i in range(21)]
 
-
-@pytest.fixture(params=[PHONE, DESKTOP], ids=["phone", "desktop"])
-def viewport(request: pytest.FixtureRequest) -> dict[str, int]:
-    found: dict[str, int] = request.param
-    return found
-
-
-@pytest.fixture
-def context(browser: Browser, server: LiveServer, viewport: dict[str, int]) -> Iterator[BrowserContext]:
-    ctx = browser.new_context(base_url=server.base_url, viewport=viewport)  # type: ignore[arg-type]
-    yield ctx
-    ctx.close()
+__all__ = ["viewport", "viewport_context"]  # the shared fixtures (both viewports), re-used
 
 
 async def seed_catalog(server: LiveServer, playable_hash: str) -> None:
