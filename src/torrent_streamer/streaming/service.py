@@ -78,12 +78,12 @@ async def issue_target(
 ) -> tuple[str, datetime, StreamTarget]:
     """A token for one file of one of the caller's torrents, valid ``TS_STREAM_TOKEN_TTL_SECONDS``,
     and the file it reads (playback probes it)."""
-    _, torrent = await service.get_owned(session, user_id, entry_id)
-    if await repository.is_blocked(session, [torrent.info_hash]):
-        raise TorrentBlocked("This torrent has been taken down.")
+    _, torrent = await service.get_owned_unblocked(session, user_id, entry_id)
     status = await service.ensure_in_engine(session, engine, torrent)
+    waited = not status.has_metadata
     status = await ready_status(engine, status, services.settings.engine_metadata_timeout)
-    await service.refuse_if_blocked(session, engine, torrent.info_hash, status.info_hashes)
+    if waited or set(status.info_hashes) - {torrent.info_hash}:  # a takedown meanwhile, a hybrid's other hash
+        await service.refuse_if_blocked(session, engine, torrent.info_hash, status.info_hashes)
     file = playable(find_file(status, file_index))
     expires_at = (now + timedelta(seconds=services.settings.stream_token_ttl_seconds)).replace(microsecond=0)
     claims = StreamClaims(user_id, session_id, entry_id, file_index, expires_at, torrent.info_hash)
@@ -109,15 +109,15 @@ async def authorize(services: Services, engine: Engine, token: str, info_hash: s
     async with services.sessionmaker() as session:
         if not await session_is_active(session, claims.session_id, now):
             raise StreamSessionRevoked("The session that issued this stream link has ended.")
-        found = await repository.get_entry(session, claims.user_id, claims.entry_id)
+        found = await repository.get_entry_if_unblocked(session, claims.user_id, claims.entry_id)
         if found is None:
             raise StreamForbidden("This stream link no longer matches a torrent in your library.")
-        _, torrent = found
+        _, torrent, blocked = found
         if torrent.info_hash != claims.info_hash:  # unreachable while the MAC holds; cheap to state
             raise StreamForbidden("This stream link no longer matches a torrent in your library.")
         known = service.engine_status(engine, torrent.info_hash)
         checked = {torrent.info_hash, *(known.info_hashes if known else ())}
-        if await repository.is_blocked(session, sorted(checked)):
+        if blocked or (len(checked) > 1 and await repository.is_blocked(session, sorted(checked))):
             raise TorrentBlocked("This torrent has been taken down.")
         if torrent.last_watched_at is None or now - torrent.last_watched_at > LAST_WATCHED_RESOLUTION:
             await repository.touch_torrent(session, torrent, now)  # for eviction order; not on every Range

@@ -7,15 +7,21 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import ColumnElement, delete, exists, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
 
 from torrent_streamer.core.db import new_uuid
 from torrent_streamer.torrents.models import BlockedInfoHash, LibraryEntry, Torrent, WatchHistory
+
+
+def _library_lock_key(user_id: uuid.UUID) -> int:
+    return int.from_bytes(user_id.bytes[:8], "big", signed=True)
 
 
 async def lock_user_library(session: AsyncSession, user_id: uuid.UUID) -> None:
@@ -24,14 +30,59 @@ async def lock_user_library(session: AsyncSession, user_id: uuid.UUID) -> None:
     SQLite needs none: the first write takes the database write lock until commit.
     """
     if session.get_bind().dialect.name == "postgresql":
-        key = int.from_bytes(user_id.bytes[:8], "big", signed=True)
-        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _library_lock_key(user_id)})
+
+
+def _any_blocked(info_hashes: Sequence[str]) -> ColumnElement[bool]:
+    return exists().where(BlockedInfoHash.info_hash.in_(info_hashes))
+
+
+async def lock_library_unless_blocked(session: AsyncSession, user_id: uuid.UUID, info_hashes: Sequence[str]) -> bool:
+    """One round trip before an add: ``lock_user_library`` and whether any of ``info_hashes`` is blocked.
+
+    The block check may read a snapshot from before the lock was granted (PostgreSQL takes it at
+    the start of the statement); that is as fresh as checking first and locking after. Reads that
+    must see every change committed under the lock run in later statements.
+    """
+    blocked = _any_blocked(info_hashes)
+    if session.get_bind().dialect.name == "postgresql":
+        statement = select(func.pg_advisory_xact_lock(_library_lock_key(user_id)), blocked)
+        return bool((await session.execute(statement)).one()[1])
+    return bool((await session.execute(select(blocked))).scalar_one())
+
+
+@dataclass(frozen=True, slots=True)
+class Upserted:
+    """The torrent row, and the caller's library as its upsert saw it."""
+
+    torrent: Torrent
+    entry: LibraryEntry | None  # the user's entry for this torrent, when there is one
+    entries: int  # every entry of the user's library
+    dead: int  # of those, magnets without recorded metadata added before ``dead_before``
 
 
 async def upsert_torrent(
-    session: AsyncSession, *, info_hash: str, name: str, total_size: int, node_id: str, now: datetime
-) -> Torrent:
-    """The torrent row for ``info_hash``, created once even when users add it concurrently."""
+    session: AsyncSession,
+    *,
+    info_hash: str,
+    name: str,
+    total_size: int,
+    node_id: str,
+    now: datetime,
+    user_id: uuid.UUID,
+    dead_before: datetime,
+) -> Upserted:
+    """The torrent row for ``info_hash``, created once even when users add it concurrently, with the
+    user's entry for it and the counts the per-user limit needs, in one statement.
+
+    ``ON CONFLICT DO UPDATE`` with a no-op ``SET`` (of ``name``, a column the app role may update)
+    makes ``RETURNING`` give the existing row too (``DO NOTHING`` returns nothing then). The counts
+    are subqueries of the same ``RETURNING``: on SQLite this statement is the request's first write,
+    so they are read under the write lock; on PostgreSQL the advisory lock was taken by an earlier
+    statement (``lock_library_unless_blocked``). SQLite renders the columns of ``RETURNING`` without
+    table names, subqueries included, so each subquery level reads one table and refers to an outer
+    one only where a name exists there alone (``torrent_id``).
+    """
     values = {
         "id": new_uuid(),
         "info_hash": info_hash,
@@ -40,12 +91,32 @@ async def upsert_torrent(
         "node_id": node_id,
         "added_at": now,
     }
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(Torrent).values(**values).on_conflict_do_nothing(index_elements=["info_hash"])
-    await session.execute(statement)
-    torrent = (await session.execute(select(Torrent).where(Torrent.info_hash == info_hash))).scalar_one()
-    return torrent
+    mine = LibraryEntry.user_id == user_id
+    this_torrent = select(Torrent.id).where(Torrent.info_hash == info_hash).scalar_subquery()
+    own = select(LibraryEntry.id).where(mine, LibraryEntry.torrent_id == this_torrent).scalar_subquery()
+    own_added = select(LibraryEntry.added_at).where(mine, LibraryEntry.torrent_id == this_torrent).scalar_subquery()
+    entries = select(func.count()).select_from(LibraryEntry).where(mine).scalar_subquery()
+    size_of_held = select(Torrent.total_size).where(Torrent.id == LibraryEntry.torrent_id).scalar_subquery()
+    dead = (
+        select(func.count())
+        .select_from(LibraryEntry)
+        .where(mine, LibraryEntry.added_at < dead_before, size_of_held == 0)
+        .scalar_subquery()
+    )
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        insert(Torrent)
+        .values(**values)
+        .on_conflict_do_update(index_elements=["info_hash"], set_={"name": Torrent.name})
+        .returning(Torrent, own, own_added, entries, dead)
+    )
+    torrent, entry_id, entry_added_at, n_entries, n_dead = (await session.execute(statement)).one()
+    entry = None
+    if entry_id is not None:
+        entry = LibraryEntry(id=entry_id, user_id=user_id, torrent_id=torrent.id, added_at=entry_added_at)
+        make_transient_to_detached(entry)  # persistent as read, without a SELECT of its own
+        session.add(entry)
+    return Upserted(torrent, entry, int(n_entries), int(n_dead))
 
 
 async def count_live_entries(session: AsyncSession, user_id: uuid.UUID, dead_before: datetime) -> int:
@@ -58,13 +129,6 @@ async def count_live_entries(session: AsyncSession, user_id: uuid.UUID, dead_bef
         .where(LibraryEntry.user_id == user_id, ~dead)
     )
     return int((await session.execute(statement)).scalar_one())
-
-
-async def find_entry_for_torrent(
-    session: AsyncSession, user_id: uuid.UUID, torrent_id: uuid.UUID
-) -> LibraryEntry | None:
-    statement = select(LibraryEntry).where(LibraryEntry.user_id == user_id, LibraryEntry.torrent_id == torrent_id)
-    return (await session.execute(statement)).scalar_one_or_none()
 
 
 async def add_entry(session: AsyncSession, *, user_id: uuid.UUID, torrent_id: uuid.UUID, now: datetime) -> LibraryEntry:
@@ -85,6 +149,20 @@ async def get_entry(
     )
     row = (await session.execute(statement)).one_or_none()
     return None if row is None else (row[0], row[1])
+
+
+async def get_entry_if_unblocked(
+    session: AsyncSession, user_id: uuid.UUID, entry_id: uuid.UUID
+) -> tuple[LibraryEntry, Torrent, bool] | None:
+    """``get_entry`` and whether the torrent's info-hash is on the takedown list, in one query."""
+    blocked = exists().where(BlockedInfoHash.info_hash == Torrent.info_hash)
+    statement = (
+        select(LibraryEntry, Torrent, blocked)
+        .join(Torrent, Torrent.id == LibraryEntry.torrent_id)
+        .where(LibraryEntry.id == entry_id, LibraryEntry.user_id == user_id)
+    )
+    row = (await session.execute(statement)).one_or_none()
+    return None if row is None else (row[0], row[1], bool(row[2]))
 
 
 async def list_entries(session: AsyncSession, user_id: uuid.UUID, limit: int) -> Sequence[tuple[LibraryEntry, Torrent]]:
@@ -149,8 +227,7 @@ async def list_history(
 
 # --- takedown list ---------------------------------------------------------------------------
 async def is_blocked(session: AsyncSession, info_hashes: Sequence[str]) -> bool:
-    statement = select(func.count()).select_from(BlockedInfoHash).where(BlockedInfoHash.info_hash.in_(info_hashes))
-    return int((await session.execute(statement)).scalar_one()) > 0
+    return bool((await session.execute(select(_any_blocked(info_hashes)))).scalar_one())
 
 
 async def list_blocked(session: AsyncSession, limit: int) -> Sequence[BlockedInfoHash]:

@@ -125,11 +125,14 @@ async def add_to_library(
     add: Magnet | bytes,
     now: datetime,
 ) -> Added:
-    """Add a magnet or .torrent to the user's library; the engine shares one copy per info-hash."""
-    if await repository.is_blocked(session, hashes):
+    """Add a magnet or .torrent to the user's library; the engine shares one copy per info-hash.
+
+    Few round trips (issue 15): the lock and the block check of every hash are one statement, the
+    torrent's upsert returns the user's entry and the limit's counts; then the entry, its source and
+    the audit event. ``tests/integration/test_add_round_trips.py`` holds the count.
+    """
+    if await repository.lock_library_unless_blocked(session, user_id, hashes):
         raise TorrentBlocked("This torrent has been taken down.")
-    await repository.lock_user_library(session, user_id)
-    await refresh_library_metadata(session, engine, user_id)
     engine_added = engine_status(engine, hashes[0]) is None
     try:
         info = await (
@@ -142,6 +145,7 @@ async def add_to_library(
     try:
         added = await _record(
             session,
+            engine,
             settings,
             user_id=user_id,
             info_name=info.name,
@@ -163,6 +167,7 @@ async def add_to_library(
 
 async def _record(
     session: AsyncSession,
+    engine: Engine,
     settings: Settings,
     *,
     user_id: uuid.UUID,
@@ -172,20 +177,62 @@ async def _record(
     engine_added: bool,
     now: datetime,
 ) -> Added:
-    torrent = await repository.upsert_torrent(
+    cutoff = now - timedelta(seconds=settings.library_metadata_give_up_seconds)
+    upserted = await repository.upsert_torrent(
         session,
         info_hash=info_hash,
         name=info_name or info_hash,
         total_size=total_size,
         node_id=settings.node_id,
         now=now,
+        user_id=user_id,
+        dead_before=cutoff,
     )
-    existing = await repository.find_entry_for_torrent(session, user_id, torrent.id)
-    if existing is not None:
-        return Added(existing, torrent, created=False, engine_added=False)
+    torrent = upserted.torrent
+    if upserted.entry is not None:
+        return Added(upserted.entry, torrent, created=False, engine_added=False)
+    await _check_room(session, engine, settings, user_id, upserted, now=now)
     entry = await repository.add_entry(session, user_id=user_id, torrent_id=torrent.id, now=now)
-    await check_limit(session, settings, user_id, now=now)
     return Added(entry, torrent, created=True, engine_added=engine_added)
+
+
+async def _check_room(
+    session: AsyncSession,
+    engine: Engine,
+    settings: Settings,
+    user_id: uuid.UUID,
+    upserted: repository.Upserted,
+    *,
+    now: datetime,
+) -> None:
+    """``check_limit`` for one more entry, from the counts the upsert returned.
+
+    A magnet without recorded metadata added before the give-up time is dead unless its metadata
+    came meanwhile (then it is live). So the live count lies between ``entries - dead`` and
+    ``entries``: only when the limit falls in between are the user's magnets read and looked up in
+    the engine. Read only: no row is updated while this transaction holds the torrent's row (the
+    listing records their sizes).
+    """
+    limit = settings.engine_max_active_torrents_per_user
+    if upserted.entries + 1 <= limit:
+        return
+    live = upserted.entries - upserted.dead
+    if upserted.dead > 0 and live + 1 <= limit:
+        cutoff = now - timedelta(seconds=settings.library_metadata_give_up_seconds)
+        for entry, torrent in await repository.list_entries(session, user_id, LIBRARY_SCAN_LIMIT):
+            if torrent.total_size == 0 and entry.added_at < cutoff:
+                status = engine_status(engine, torrent.info_hash)
+                if status is not None and status.has_metadata:
+                    live += 1
+        if live + 1 <= limit:
+            return
+    raise _limit_reached(limit)
+
+
+def _limit_reached(limit: int) -> TorrentLimitReached:
+    return TorrentLimitReached(
+        f"Your library is full: you can keep {limit} torrents at once. Remove one from your library to add this."
+    )
 
 
 def is_dead(torrent: Torrent, entry: LibraryEntry, status: TorrentStatus | None, now: datetime, give_up: float) -> bool:
@@ -200,9 +247,7 @@ async def check_limit(session: AsyncSession, settings: Settings, user_id: uuid.U
     limit = settings.engine_max_active_torrents_per_user
     cutoff = now - timedelta(seconds=settings.library_metadata_give_up_seconds)
     if await repository.count_live_entries(session, user_id, cutoff) > limit:
-        raise TorrentLimitReached(
-            f"Your library is full: you can keep {limit} torrents at once. Remove one from your library to add this."
-        )
+        raise _limit_reached(limit)
 
 
 async def retry(
@@ -225,6 +270,19 @@ async def get_owned(session: AsyncSession, user_id: uuid.UUID, entry_id: uuid.UU
     if found is None:
         raise TorrentNotInLibrary("No such torrent in your library.")
     return found
+
+
+async def get_owned_unblocked(
+    session: AsyncSession, user_id: uuid.UUID, entry_id: uuid.UUID
+) -> tuple[LibraryEntry, Torrent]:
+    """``get_owned``, then 451 when the torrent's info-hash is on the takedown list: one query."""
+    found = await repository.get_entry_if_unblocked(session, user_id, entry_id)
+    if found is None:
+        raise TorrentNotInLibrary("No such torrent in your library.")
+    entry, torrent, blocked = found
+    if blocked:
+        raise TorrentBlocked("This torrent has been taken down.")
+    return entry, torrent
 
 
 async def refresh_metadata(session: AsyncSession, torrent: Torrent, status: TorrentStatus | None) -> None:
