@@ -133,31 +133,38 @@ async def _pg_estimates(session: AsyncSession, flt: SearchFilter) -> tuple[float
 
 
 def pg_typo_works(words: list[str]) -> sa.Select[uuid.UUID]:
-    """Works whose title is within one typo of ``words`` (``title_key`` words; at most ``TYPO_CANDIDATES``).
+    """Works whose title is within one typo per word of ``words`` (``title_key`` words; at most
+    ``TYPO_CANDIDATES``).
 
-    Candidates come cheaply from the title's words: one beginning with the first half of a query word
-    (``fts_title``, prefix match in the GIN index) or one ending with its second half
-    (``fts_title_reversed``, the reversed words, same prefix match); then pg_trgm word similarity
-    (threshold 0.6, as ``<%``) keeps the real matches. Only words of 4+ letters make pieces; a query
-    without one falls back to the trigram index (``<%`` over ``title_key``)."""
+    Candidates come cheaply from the title's words: for every query word of 4+ letters, the title
+    has a word beginning with its first half (``fts_title``, a prefix match in the GIN index) or
+    ending with its second half (``fts_title_reversed``, the reversed words, same prefix match);
+    then pg_trgm word similarity (threshold 0.6, as ``<%``) keeps the real matches. Shorter words
+    only count in the similarity; a query without a 4+ letter word falls back to the trigram index
+    (``<%`` over ``title_key``)."""
     phrase = " ".join(words)
     live = CatalogWork.release_count > 0
-    heads, tails = text_query.typo_prefixes(words)
-    if not heads:
+    simple = sa.cast(sa.literal("simple"), postgresql.REGCONFIG)
+    forward = sa.literal_column("catalog_works.fts_title", type_=postgresql.TSVECTOR)
+    backward = sa.literal_column("catalog_works.fts_title_reversed", type_=postgresql.TSVECTOR)
+    per_word = []
+    for word in dict.fromkeys(words):
+        heads, tails = text_query.typo_prefixes([word])
+        if heads:
+            per_word.append(
+                sa.or_(
+                    forward.op("@@")(sa.func.to_tsquery(simple, text_query.tsquery_any_prefix(heads))),
+                    backward.op("@@")(sa.func.to_tsquery(simple, text_query.tsquery_any_prefix(tails))),
+                )
+            )
+    if not per_word:
         return (
             sa.select(CatalogWork.id)
             .where(live, sa.literal(phrase).op("<%")(CatalogWork.title_key))
             .limit(TYPO_CANDIDATES)
         )
-    simple = sa.cast(sa.literal("simple"), postgresql.REGCONFIG)
-    forward = sa.literal_column("catalog_works.fts_title", type_=postgresql.TSVECTOR)
-    backward = sa.literal_column("catalog_works.fts_title_reversed", type_=postgresql.TSVECTOR)
-    pieces = sa.or_(
-        forward.op("@@")(sa.func.to_tsquery(simple, text_query.tsquery_any_prefix(heads))),
-        backward.op("@@")(sa.func.to_tsquery(simple, text_query.tsquery_any_prefix(tails))),
-    )
     similar = sa.func.word_similarity(phrase, CatalogWork.title_key) >= TYPO_THRESHOLD
-    return sa.select(CatalogWork.id).where(live, pieces, similar).limit(TYPO_CANDIDATES)
+    return sa.select(CatalogWork.id).where(live, *per_word, similar).limit(TYPO_CANDIDATES)
 
 
 def _pg_typos(flt: SearchFilter) -> Clause:

@@ -202,6 +202,10 @@ async def search_works(session: AsyncSession, flt: WorkFilter) -> tuple[list[tup
     else:
         matches = sa.select(sa.literal(1)).where(CatalogWork.release_count > 0, match, *work_filters)
         mode = await choose_mode(session, matches, ranked=True)
+        if mode == "typo" and work_filters:  # the words do match, only not with these filters: no typo
+            words_only = sa.select(sa.literal(1)).where(CatalogWork.release_count > 0, match).limit(1)
+            if await session.scalar(words_only) is not None:
+                mode = "words"
     if mode == "typo":
         match, relevance = typos(flt.words)
     weight = _health_weight(CatalogWork.health.expression)
