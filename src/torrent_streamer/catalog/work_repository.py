@@ -126,6 +126,12 @@ async def work_ids_of(session: AsyncSession, entry_ids: Sequence[uuid.UUID]) -> 
 # ---------------------------------------------------------------- search
 
 
+def _live() -> sa.ColumnElement[bool]:
+    """``release_count > 0`` with a literal 0, so a generic (cached) plan can still prove the partial
+    index ``ix_catalog_works_live_health`` applies (a bound parameter would not)."""
+    return CatalogWork.release_count > sa.literal_column("0", type_=sa.Integer)
+
+
 def _health_weight(column: sa.ColumnElement[int]) -> sa.ColumnElement[float]:
     """SQL twin of ``health.health_weight``."""
     return sa.literal(DEAD_WEIGHT) + sa.literal(1 - DEAD_WEIGHT) * sa.cast(column, sa.Double) / MAX_HEALTH
@@ -200,10 +206,10 @@ async def search_works(session: AsyncSession, flt: WorkFilter) -> tuple[list[tup
     if flt.mode is not None:
         mode = flt.mode
     else:
-        matches = sa.select(sa.literal(1)).where(CatalogWork.release_count > 0, match, *work_filters)
+        matches = sa.select(sa.literal(1)).where(_live(), match, *work_filters)
         mode = await choose_mode(session, matches, ranked=True)
         if mode == "typo" and work_filters:  # the words do match, only not with these filters: no typo
-            words_only = sa.select(sa.literal(1)).where(CatalogWork.release_count > 0, match).limit(1)
+            words_only = sa.select(sa.literal(1)).where(_live(), match).limit(1)
             if await session.scalar(words_only) is not None:
                 mode = "words"
     if mode == "typo":
@@ -213,7 +219,7 @@ async def search_works(session: AsyncSession, flt: WorkFilter) -> tuple[list[tup
     key: sa.ColumnElement[Any] = (
         CatalogWork.health.expression if mode == "popular" else sa.cast(relevance * weight, sa.Double)
     )
-    stmt = sa.select(CatalogWork, key.label("k")).where(CatalogWork.release_count > 0, match, *work_filters)
+    stmt = sa.select(CatalogWork, key.label("k")).where(_live(), match, *work_filters)
     if flt.resolution or flt.codec or flt.language:
         entry = sa.orm.aliased(CatalogEntry)
         stmt = stmt.where(sa.exists().where(entry.work_id == CatalogWork.id, *_release_conditions(entry, flt)))
