@@ -6,15 +6,18 @@ a primary-key lookup through the same session (the floor of one round trip).
 
     uv run python bench/catalog_bench.py --rows 1000000 --db postgres --db sqlite
 
-``--load sql`` (PostgreSQL) skips the importer (and guessit, ~10-25 ms a name) and generates the
-rows server-side, already parsed and grouped: ``--works`` works with ``--rows`` releases, skewed
-so popular works have many releases. Either load then also times the work searches and release lists.
+``--load sql`` skips guessit (~10-25 ms a name) and generates the rows already parsed and grouped:
+``--works`` works with ``--rows`` releases, skewed so popular works have many releases (PostgreSQL:
+server-side SQL; SQLite: the importer's batch steps with parses built from the works). Either load
+then also times the work searches and release lists.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
+import hashlib
 import itertools
 import os
 import platform
@@ -23,15 +26,17 @@ import secrets
 import statistics
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import select
 
 from torrent_streamer.catalog import service, work_service
 from torrent_streamer.catalog.cursor import cursor_key
 from torrent_streamer.catalog.importer import import_file, vacuum_analyze
-from torrent_streamer.catalog.models import CatalogEntry
+from torrent_streamer.catalog.models import CatalogEntry, CatalogWork
 from torrent_streamer.catalog.playable import CHROMIUM
 from torrent_streamer.catalog.schemas import ReleaseListParams, SearchParams, WorkSearchParams
 from torrent_streamer.core import migrate
@@ -247,6 +252,100 @@ async def sql_load(url: str, words: list[str], works: int, rows: int) -> None:
         await connection.close()
 
 
+async def sqlite_load(sessions: Any, words: list[str], works: int, rows: int, seed: int = 7) -> int:
+    """SQLite: the same kind of data as ``sql_load``. Rows are the importer's (``normalise_row``, the
+    parsed columns and health of ``work_service.parsed_rows``, the work rows of ``assign_works``, the
+    stats of ``refresh_works``; the FTS5 tables are filled by the migrations' triggers), with each
+    name's parse built from its work instead of guessit, inserted with plain executemany.
+
+    Show names carry ``SxxEyy`` and French ones ``FRENCH``, so the names say what their columns say.
+    Returns the number of works.
+    """
+    from torrent_streamer.catalog import work_repository
+    from torrent_streamer.catalog.importer import BATCH_SIZE, normalise_row
+    from torrent_streamer.catalog.parsing import ParsedRelease, title_key
+
+    rng = random.Random(seed)
+    made: dict[str, ParsedRelease] = {}
+    while len(made) < works:  # distinct work keys, as grouping would leave them
+        g = len(made)
+        title = " ".join(w.capitalize() for w in (words[int(rng.random() ** 3 * len(words))] for _ in range(2 + g % 3)))
+        show = g % 4 == 0
+        work = ParsedRelease(
+            title=title,
+            title_key=title_key(title),
+            kind="show" if show else "movie",
+            year=1950 + g % 75,
+            season=1 + g % 8 if show else None,
+            episode=1 + g % 12 if show else None,
+        )
+        made.setdefault(work.work_key, work)
+    pool = list(made.values())
+    now = Clock().now()
+    work_rows = [  # the rows work_repository.assign_works inserts
+        {
+            "id": uuid.uuid4(),
+            "key": p.work_key[:400],
+            "kind": p.kind,
+            "title": p.title[:300],
+            "title_key": p.title_key[:300],
+            "year": p.year if p.kind == "movie" else None,
+            "season": p.season if p.kind == "show" else None,
+            "episode": p.episode if p.kind == "show" else None,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for p in pool
+    ]
+    async with sessions() as session:  # plain executemany: an upsert runs one statement a row here
+        for start in range(0, len(work_rows), BATCH_SIZE):
+            await session.execute(sa.insert(CatalogWork.__table__), work_rows[start : start + BATCH_SIZE])
+        await session.commit()
+    for start in range(0, rows, BATCH_SIZE):
+        batch: list[dict[str, Any]] = []
+        parsed: list[ParsedRelease] = []
+        for g in range(start, min(rows, start + BATCH_SIZE)):
+            w = int(rng.random() ** 2 * len(pool))
+            work = pool[w]
+            res, codec, french = RESOLUTIONS[g % 4], CODECS[g % 3], g % 5 == 0
+            seeders = int(rng.random() ** 6 * 2000)
+            episode = f".S{work.season:02d}E{work.episode:02d}" if work.kind == "show" else ""
+            name = f"{work.title.replace(' ', '.')}.{work.year}{episode}.{res}{'.FRENCH' if french else ''}.{codec}"
+            raw = {
+                "infohash": hashlib.sha1(str(g).encode()).hexdigest(),  # noqa: S324 - an id, not a digest
+                "name": name,
+                "size_bytes": 1_000_000 + g * 997,
+                "created_unix": int(now.timestamp()) - g,
+                "seeders": seeders,
+                "leechers": seeders % 50,
+            }
+            row = normalise_row(raw, now)
+            row["work_id"] = work_rows[w]["id"]
+            batch.append(row)
+            parsed.append(
+                dataclasses.replace(
+                    work,
+                    resolution=res,
+                    source="WEB-DL",
+                    video_codec=codec,
+                    audio_codec="aac",
+                    languages=("fr",) if french else (),
+                    group="GRP",
+                )
+            )
+        parses = iter(parsed)
+        work_service.parsed_rows(batch, lambda _name, parses=parses: next(parses))  # columns and health
+        async with sessions() as session:  # the FTS5 tables are filled by the migrations' triggers
+            await session.execute(sa.insert(CatalogEntry.__table__), batch)
+            await session.commit()
+        if start % 100_000 == 0:
+            print(f"  sqlite load: {start + len(batch)} rows", flush=True)
+    async with sessions() as session:  # counts, best health, best release and title, as each import batch does
+        await work_repository.refresh_works(session, [r["id"] for r in work_rows])
+        await session.commit()
+    return len(pool)
+
+
 async def _time_works(
     session: Any, key: bytes, per_query: dict[str, list[float]], latencies: dict[str, list[float]], *, counted: bool
 ) -> None:
@@ -302,12 +401,18 @@ async def run_one(
     sessions = create_sessionmaker(engine)
     started = time.perf_counter()
     imported = rows
-    if not reuse and load == "sql":
+    if not reuse and load == "sql" and kind == "postgres":
         await sql_load(url, vocabulary(random.Random(7)), works, rows)
+    elif not reuse and load == "sql":
+        made = await sqlite_load(sessions, vocabulary(random.Random(7)), works, rows)
+        print(f"  sqlite load: {rows} releases, {made} works in {time.perf_counter() - started:.0f} s", flush=True)
     elif not reuse:
         imported = (await import_file(sessions, csv_path, "csv", now=Clock().now())).imported
     import_seconds = time.perf_counter() - started
     await vacuum_analyze(engine)
+    if kind == "sqlite":
+        async with engine.connect() as connection:
+            await connection.exec_driver_sql("PRAGMA optimize")
     key, box = cursor_key(secrets.token_urlsafe(32)), SecretBox(new_encryption_key_entry())
     latencies: dict[str, list[float]] = {"search": [], "reference": []}
     async with sessions() as session:
@@ -343,7 +448,7 @@ async def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--db", action="append", choices=["postgres", "sqlite"])
     parser.add_argument("--rounds", type=int, default=20, help="passes over the query mix")
-    parser.add_argument("--load", choices=["import", "sql"], default="import", help="sql: PostgreSQL only")
+    parser.add_argument("--load", choices=["import", "sql"], default="import", help="sql: generated, parsed rows")
     parser.add_argument("--works", type=int, default=200_000, help="works for --load sql")
     parser.add_argument(
         "--keep",
