@@ -249,6 +249,12 @@ async def test_search_merges_indexers_with_the_catalog_and_keys_are_encrypted(
     assert HASH_1080P not in {e.info_hash for e in page.external}  # already in the catalog
     assert len(page.external) == 3
     assert all(e.magnet.startswith("magnet:?") for e in page.external)
+    # indexer results are parsed like catalog entries (issue 16): work title, year, resolution, source...
+    parsed = {e.title: e.parsed for e in page.external}
+    yts = parsed["Interstellar (2014) [2160p] [4K] [BluRay] [5.1] [YTS.MX]"]
+    assert yts is not None
+    assert (yts.title, yts.year, yts.resolution, yts.source) == ("Interstellar", 2014, "2160p", "BluRay")
+    assert all(p is not None and p.kind == "movie" for p in parsed.values())
     assert {s.name: s.status for s in page.indexers} == {"jackett": "ok", "prowlarr": "ok", "slow": "timeout"}
     sent = {path.split("/")[1]: query["apikey"][0] for path, query in torznab_server.requests}
     assert sent == {"jackett": "secret-jackett-key", "prowlarr": "secret-prowlarr-key", "slow": "secret-slow-key"}

@@ -53,6 +53,24 @@ class SearchResultPublic(Strict):
     created_at: datetime
 
 
+class ParsedNamePublic(Strict):
+    """What an indexer result's name says, parsed like every catalog entry (`catalog/parsing.py`)."""
+
+    title: str
+    kind: str  # movie | show
+    year: int | None
+    season: int | None
+    episode: int | None
+    resolution: str | None
+    source: str | None
+    video_codec: str | None
+    hdr: str | None
+    audio_codec: str | None
+    audio_channels: str | None
+    languages: list[str]
+    group: str | None
+
+
 class ExternalResultPublic(Strict):
     title: str
     category: Category
@@ -62,6 +80,8 @@ class ExternalResultPublic(Strict):
     info_hash: str
     magnet: str
     indexer: str
+    # null only when the search's parse budget ran out before this name (parses are cached per name)
+    parsed: ParsedNamePublic | None = None
 
 
 class IndexerStatusPublic(Strict):

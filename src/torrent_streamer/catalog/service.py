@@ -5,8 +5,10 @@ Services never commit; the route (or the import command) does, once.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,12 +29,14 @@ from torrent_streamer.catalog.errors import (
 )
 from torrent_streamer.catalog.magnet import parse_magnet
 from torrent_streamer.catalog.models import CatalogEntry, CatalogReport, Category, EntryStatus, Indexer
+from torrent_streamer.catalog.parsing import ParsedRelease, parse_release
 from torrent_streamer.catalog.query import clean_text, tokens
 from torrent_streamer.catalog.schemas import (
     CatalogEntryCreate,
     ExternalResultPublic,
     IndexerCreate,
     IndexerStatusPublic,
+    ParsedNamePublic,
     ReportCreate,
     SearchPage,
     SearchParams,
@@ -174,7 +178,7 @@ async def search(
                     indexer=result.indexer,
                 )
             )
-        external = external[: params.limit]
+        external = await _with_parsed_names(external[: params.limit])
         statuses = [IndexerStatusPublic(name=o.name, status=o.status, results=o.results) for o in outcomes]
     return SearchPage(
         items=[entry_result(entry) for entry, _ in page], external=external, indexers=statuses, next_cursor=next_cursor
@@ -302,3 +306,47 @@ def _audit(
         user_agent=actor.user_agent,
         details=details,
     )
+
+
+EXTERNAL_PARSE_BUDGET_SECONDS = 0.5  # guessit takes ~10-25 ms a new name; a search must not wait seconds
+
+
+def _parse_within(names: list[str], budget: float) -> dict[str, ParsedRelease]:
+    """Parse names in order until `budget` seconds are spent (cached names cost nothing)."""
+    deadline = time.monotonic() + budget
+    parsed: dict[str, ParsedRelease] = {}
+    for name in names:
+        if time.monotonic() > deadline:
+            break
+        parsed[name] = parse_release(name)
+    return parsed
+
+
+async def _with_parsed_names(results: list[ExternalResultPublic]) -> list[ExternalResultPublic]:
+    """Indexer results carry their parsed name too, off the event loop and within a time budget."""
+    if not results:
+        return results
+    parsed = await asyncio.to_thread(_parse_within, [r.title for r in results], EXTERNAL_PARSE_BUDGET_SECONDS)
+    out = []
+    for r in results:
+        p = parsed.get(r.title)
+        if p is None:
+            out.append(r)
+            continue
+        name = ParsedNamePublic(
+            title=p.title,
+            kind=p.kind,
+            year=p.year,
+            season=p.season,
+            episode=p.episode,
+            resolution=p.resolution,
+            source=p.source,
+            video_codec=p.video_codec,
+            hdr=p.hdr,
+            audio_codec=p.audio_codec,
+            audio_channels=p.audio_channels,
+            languages=list(p.languages),
+            group=p.group,
+        )
+        out.append(r.model_copy(update={"parsed": name}))
+    return out
