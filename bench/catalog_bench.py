@@ -26,7 +26,6 @@ import secrets
 import statistics
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -282,21 +281,7 @@ async def sqlite_load(sessions: Any, words: list[str], works: int, rows: int, se
         made.setdefault(work.work_key, work)
     pool = list(made.values())
     now = Clock().now()
-    work_rows = [  # the rows work_repository.assign_works inserts
-        {
-            "id": uuid.uuid4(),
-            "key": p.work_key[:400],
-            "kind": p.kind,
-            "title": p.title[:300],
-            "title_key": p.title_key[:300],
-            "year": p.year if p.kind == "movie" else None,
-            "season": p.season if p.kind == "show" else None,
-            "episode": p.episode if p.kind == "show" else None,
-            "created_at": now,
-            "updated_at": now,
-        }
-        for p in pool
-    ]
+    work_rows = [work_repository.work_row(p, now) for p in pool]  # as assign_works inserts them
     async with sessions() as session:  # plain executemany: an upsert runs one statement a row here
         for start in range(0, len(work_rows), BATCH_SIZE):
             await session.execute(sa.insert(CatalogWork.__table__), work_rows[start : start + BATCH_SIZE])

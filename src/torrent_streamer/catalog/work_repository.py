@@ -61,27 +61,30 @@ class ReleaseFilter:
 # ---------------------------------------------------------------- grouping and stats
 
 
+def work_row(p: ParsedRelease, now: datetime) -> dict[str, Any]:
+    """The `catalog_works` row a parse creates (a movie keeps its year, a show its season and episode)."""
+    return {
+        "id": uuid.uuid4(),
+        "key": p.work_key[:400],
+        "kind": p.kind,
+        "title": p.title[:300],
+        "title_key": p.title_key[:300],
+        "year": p.year if p.kind == "movie" else None,
+        "season": p.season if p.kind == "show" else None,
+        "episode": p.episode if p.kind == "show" else None,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
 async def assign_works(session: AsyncSession, parsed: Sequence[ParsedRelease], now: datetime) -> list[uuid.UUID]:
     """The work id of each parse (in order), creating missing works (``ON CONFLICT DO NOTHING``)."""
     if not parsed:
         return []
     rows: dict[str, dict[str, Any]] = {}
     for p in parsed:
-        rows.setdefault(
-            p.work_key,
-            {
-                "id": uuid.uuid4(),
-                "key": p.work_key[:400],
-                "kind": p.kind,
-                "title": p.title[:300],
-                "title_key": p.title_key[:300],
-                "year": p.year if p.kind == "movie" else None,
-                "season": p.season if p.kind == "show" else None,
-                "episode": p.episode if p.kind == "show" else None,
-                "created_at": now,
-                "updated_at": now,
-            },
-        )
+        if p.work_key not in rows:
+            rows[p.work_key] = work_row(p, now)
     insert = postgresql.insert if dialect_of(session) == "postgresql" else sqlite.insert
     await session.execute(
         insert(CatalogWork).on_conflict_do_nothing(index_elements=[CatalogWork.key]), list(rows.values())
