@@ -6,6 +6,7 @@ Never downloads a browser: a missing ``/usr/bin/chromium`` fails the test (insta
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -19,7 +20,6 @@ import uvicorn
 from fastapi import FastAPI
 from playwright.sync_api import ConsoleMessage, Dialog, Error, Page
 
-from tests import support
 from torrent_streamer.app import create_app
 from torrent_streamer.core.clock import FrozenClock
 from torrent_streamer.core.config import Settings
@@ -65,7 +65,12 @@ class LiveServer:
 @contextmanager
 def live_server(settings: Settings, clock: FrozenClock) -> Iterator[LiveServer]:
     app = create_app(settings, clock=clock)
-    port = support.free_port()
+    # The socket is bound here and handed to uvicorn: a port picked free and bound later can be taken
+    # in between (seen in CI: "address already in use").
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = int(sock.getsockname()[1])
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", loop="asyncio")
     server = uvicorn.Server(config)
     loops: list[asyncio.AbstractEventLoop] = []
@@ -74,7 +79,7 @@ def live_server(settings: Settings, clock: FrozenClock) -> Iterator[LiveServer]:
         loop = asyncio.new_event_loop()
         loops.append(loop)
         asyncio.set_event_loop(loop)
-        loop.run_until_complete(server.serve())
+        loop.run_until_complete(server.serve(sockets=[sock]))
         loop.close()
 
     thread = threading.Thread(target=serve, name="live-server", daemon=True)
@@ -91,6 +96,7 @@ def live_server(settings: Settings, clock: FrozenClock) -> Iterator[LiveServer]:
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+        sock.close()
 
 
 @dataclass
