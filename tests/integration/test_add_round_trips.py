@@ -26,8 +26,9 @@ from torrent_streamer.engine.memory import build_torrent
 # Each bound names its statements; the principal's session check (auth) is the first of every call.
 ADD_NEW = 6  # auth; lock + block check (all hashes); torrent upsert + the user's entry and counts; entry; source; audit
 ADD_AGAIN = 5  # as ADD_NEW without the entry
-STREAM_URL = 2  # auth; the entry with its torrent and the takedown check
-FIRST_RANGE = 3  # the token's session; the entry with the takedown check; last-watched touched (once a minute)
+STREAM_URL = 3  # auth; the entry with its torrent and the takedown check; last-watched touched (once a minute)
+FIRST_RANGE = 0  # the stream-URL call made the token's checks and left them to the fast path
+RANGE_AFTER_GRANT = 2  # once the grant expired: the token's session; the entry with the takedown check
 GIVE_UP = 120.0
 
 
@@ -75,7 +76,7 @@ def magnet(info_hash: str) -> dict[str, str]:
 
 
 async def test_add_stream_url_and_first_range_stay_within_their_round_trips(
-    client: httpx.AsyncClient, app: FastAPI
+    client: httpx.AsyncClient, app: FastAPI, clock: FrozenClock
 ) -> None:
     media = ts.seed_media(ts.engine_of(app))
     user = await ts.login(client)
@@ -91,10 +92,17 @@ async def test_add_stream_url_and_first_range_stay_within_their_round_trips(
         assert url.status_code == 200, url.text
         assert 0 < len(seen) <= STREAM_URL, seen
 
-        first, seen = await statements.of(client.get(urlsplit(url.json()["url"]).path, headers={"Range": "bytes=0-99"}))
+        path = urlsplit(url.json()["url"]).path
+        first, seen = await statements.of(client.get(path, headers={"Range": "bytes=0-99"}))
         assert first.status_code == 206
         assert first.content == media.files["movie.mp4"][:100]
-        assert 0 < len(seen) <= FIRST_RANGE, seen
+        assert len(seen) == FIRST_RANGE, seen
+
+        clock.advance(seconds=app.state.services.settings.stream_grant_ttl_seconds)
+        later, seen = await statements.of(client.get(path, headers={"Range": "bytes=100-199"}))
+        assert later.status_code == 206
+        assert later.content == media.files["movie.mp4"][100:200]
+        assert 0 < len(seen) <= RANGE_AFTER_GRANT, seen
 
         add = client.post("/api/v1/torrents", headers=user.headers, json=magnet(v1_hash(media.torrent)))
         again, seen = await statements.of(add)

@@ -97,3 +97,35 @@ async def test_takedown_stops_a_used_url_at_once(setup: Setup) -> None:
     assert blocked.status_code == 201
     response = await setup.get(url, Range="bytes=0-1")  # the takedown dropped it from the engine
     assert response.status_code == 451
+
+
+async def test_revoking_in_this_process_stops_a_used_url_at_once(setup: Setup) -> None:
+    url = await setup.url()
+    assert (await setup.get(url, Range="bytes=0-1")).status_code == 206  # a grant is cached
+    await ts.revoke_session(setup.client, setup.user)
+    response = await setup.get(url, Range="bytes=0-1")  # no clock advance: the revocation ended the grant
+    assert response.status_code == 401
+    assert response.json()["type"].endswith("stream-session-revoked")
+
+
+async def test_removing_the_entry_in_this_process_stops_a_used_url_at_once(setup: Setup) -> None:
+    other = await ts.login(setup.client)  # keeps the torrent in the engine
+    await setup.client.post("/api/v1/torrents", headers=other.headers, files={"torrent": ("m", setup.media.torrent)})
+    url = await setup.url()
+    assert (await setup.get(url, Range="bytes=0-1")).status_code == 206
+    deleted = await setup.client.delete(f"/api/v1/torrents/{setup.torrent_id}", headers=setup.user.headers)
+    assert deleted.status_code == 204
+    response = await setup.get(url, Range="bytes=0-1")
+    assert response.status_code == 403
+    assert response.json()["type"].endswith("stream-forbidden")
+
+
+async def test_a_minted_url_needs_no_database_for_its_first_request(setup: Setup, app: FastAPI) -> None:
+    url = await setup.url()  # the stream-URL call checked what the first Range request would
+    statements = Statements(app)
+    try:
+        response = await setup.get(url, Range="bytes=0-99")
+        assert response.content == setup.movie[:100]
+        assert statements.count == 0
+    finally:
+        statements.close()

@@ -19,6 +19,7 @@ from torrent_streamer.auth.models import (
     SigningKey,
     UsedTokenId,
 )
+from torrent_streamer.core import revocation
 from torrent_streamer.users.models import User
 
 
@@ -112,7 +113,10 @@ async def revoke_sessions(
     if except_session_id is not None:
         conditions.append(AuthSession.id != except_session_id)
     statement = update(AuthSession).where(*conditions).values(revoked_at=now, revoke_reason=reason)
-    return await _rowcount(session, statement.execution_options(synchronize_session=False))
+    revoked = await _rowcount(session, statement.execution_options(synchronize_session=False))
+    if revoked:
+        revocation.bump()  # stream grants of this process check their session again
+    return revoked
 
 
 # --- refresh tokens -------------------------------------------------------------------

@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from torrent_streamer.core import revocation
 from torrent_streamer.core.state import Services
 from torrent_streamer.engine import FileInfo, TorrentStatus
 from torrent_streamer.media.runtime import MEDIA_KEY
@@ -35,28 +36,33 @@ class StreamTarget:
 
 
 class StreamGrants:
-    """Token → checked target, for ``ttl``; least recently used dropped beyond ``max_entries``."""
+    """Token → checked target, for ``ttl``; least recently used dropped beyond ``max_entries``.
+
+    A grant also dies when this process revokes a session or removes a library entry (any of them:
+    ``core.revocation``), so revoking here stops every URL at once; elsewhere within ``ttl``."""
 
     def __init__(self, ttl: timedelta, max_entries: int = MAX_GRANTS) -> None:
         self.ttl = ttl
         self.max_entries = max_entries
-        self._grants: OrderedDict[str, tuple[StreamTarget, datetime]] = OrderedDict()
+        self._grants: OrderedDict[str, tuple[StreamTarget, datetime, int]] = OrderedDict()
 
     def get(self, token: str, now: datetime) -> StreamTarget | None:
         found = self._grants.get(token)
         if found is None:
             return None
-        target, checked_at = found
-        if not checked_at <= now < checked_at + self.ttl:
+        target, checked_at, epoch = found
+        if not checked_at <= now < checked_at + self.ttl or epoch != revocation.current():
             del self._grants[token]
             return None
         self._grants.move_to_end(token)
         return target
 
-    def put(self, token: str, target: StreamTarget, now: datetime) -> None:
+    def put(self, token: str, target: StreamTarget, now: datetime, epoch: int | None = None) -> None:
+        """Remember ``target`` for ``token``; ``epoch`` is ``revocation.current()`` from before the
+        checks ran (a revocation during them makes the grant stale at once)."""
         if self.ttl <= timedelta(0):
             return
-        self._grants[token] = (target, now)
+        self._grants[token] = (target, now, revocation.current() if epoch is None else epoch)
         self._grants.move_to_end(token)
         while len(self._grants) > self.max_entries:
             self._grants.popitem(last=False)

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from torrent_streamer.auth.service import session_is_active
 from torrent_streamer.cluster.node import cluster_of
+from torrent_streamer.core import revocation
 from torrent_streamer.core.errors import NotFound, Unauthorized
 from torrent_streamer.core.state import Services
 from torrent_streamer.engine import Engine, EngineError, FileInfo, TorrentStatus
@@ -78,6 +79,7 @@ async def issue_target(
 ) -> tuple[str, datetime, StreamTarget]:
     """A token for one file of one of the caller's torrents, valid ``TS_STREAM_TOKEN_TTL_SECONDS``,
     and the file it reads (playback probes it)."""
+    epoch = revocation.current()
     _, torrent = await service.get_owned_unblocked(session, user_id, entry_id)
     status = await service.ensure_in_engine(session, engine, torrent)
     waited = not status.has_metadata
@@ -88,7 +90,18 @@ async def issue_target(
     expires_at = (now + timedelta(seconds=services.settings.stream_token_ttl_seconds)).replace(microsecond=0)
     claims = StreamClaims(user_id, session_id, entry_id, file_index, expires_at, torrent.info_hash)
     token = signer_for(services).issue(claims)
-    return token, expires_at, StreamTarget(torrent.info_hash, file, entry_id, user_id, status)
+    target = StreamTarget(torrent.info_hash, file, entry_id, user_id, status)
+    grants = grants_of(services)
+    cluster = cluster_of(services)
+    if grants is not None and (cluster is None or not cluster.enabled):
+        # This call has just made every check `authorize` would (live session, ownership, takedown),
+        # so the URL's first Range request needs no database (issue 15). In a cluster the first
+        # request still takes the full path: it claims the torrent for the node that serves it.
+        if torrent.last_watched_at is None or now - torrent.last_watched_at > LAST_WATCHED_RESOLUTION:
+            await repository.touch_torrent(session, torrent, now)
+            await session.commit()
+        grants.put(token, target, now, epoch)
+    return token, expires_at, target
 
 
 async def authorize(services: Services, engine: Engine, token: str, info_hash: str) -> StreamTarget:
@@ -106,6 +119,7 @@ async def authorize(services: Services, engine: Engine, token: str, info_hash: s
             pass
         else:
             return cached
+    epoch = revocation.current()
     async with services.sessionmaker() as session:
         if not await session_is_active(session, claims.session_id, now):
             raise StreamSessionRevoked("The session that issued this stream link has ended.")
@@ -135,7 +149,7 @@ async def authorize(services: Services, engine: Engine, token: str, info_hash: s
         torrent.info_hash, find_file(status, claims.file_index), claims.entry_id, claims.user_id, status
     )
     if grants is not None:
-        grants.put(token, target, now)
+        grants.put(token, target, now, epoch)
     return target
 
 

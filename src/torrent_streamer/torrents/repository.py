@@ -16,6 +16,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 
+from torrent_streamer.core import revocation
 from torrent_streamer.core.db import new_uuid
 from torrent_streamer.torrents.models import BlockedInfoHash, LibraryEntry, Torrent, WatchHistory
 
@@ -179,6 +180,7 @@ async def list_entries(session: AsyncSession, user_id: uuid.UUID, limit: int) ->
 async def delete_entry(session: AsyncSession, entry: LibraryEntry) -> None:
     await session.delete(entry)
     await session.flush()
+    revocation.bump()  # stream grants of this process check their entry again
 
 
 async def torrent_holders(session: AsyncSession, torrent_id: uuid.UUID) -> int:
