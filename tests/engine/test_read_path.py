@@ -3,6 +3,7 @@ coalesced reads of verified pieces, read-ahead, and no piece copied or read twic
 
 from __future__ import annotations
 
+import asyncio
 import random
 from pathlib import Path
 
@@ -98,6 +99,72 @@ async def test_no_piece_is_read_or_copied_twice(tmp_path: Path) -> None:
             got += chunk
         assert got == data
         assert sorted(reads) == sorted(set(reads))  # read-ahead and reads share one read_piece
+    finally:
+        await reader.aclose()
+        await engine.close()
+        seeder.close()
+
+
+async def _read_all(reader: LtFileReader, size: int, chunk: int) -> bytes:
+    got = bytearray()
+    while len(got) < size:
+        part = await reader.read(len(got), chunk)
+        assert part
+        got += part
+    return bytes(got)
+
+
+async def test_a_completed_file_is_read_from_disk_once_proven_written(tmp_path: Path) -> None:
+    piece = 64 * 1024
+    media = _media(tmp_path / "media", piece, seed=5)
+    data = media.files["movie.mkv"]
+    seeder = Seeder(media)
+    engine, reader = await _reader(tmp_path, media, seeder)
+    t = reader.torrent
+    reads: list[int] = []
+    original = t.read_piece
+
+    async def counting(p: int, timeout: float) -> bytes:
+        reads.append(p)
+        return await original(p, timeout)
+
+    t.read_piece = counting  # type: ignore[method-assign]
+    try:
+        assert await _read_all(reader, len(data), 256 * 1024) == data  # downloads it: through libtorrent
+        assert reads
+        for _ in range(200):  # the proof (libtorrent's cache_flushed_alert) comes in the background
+            if t.disk_proven():
+                break
+            await reader.read(0, 1)
+            await asyncio.sleep(0.01)
+        assert t.disk_proven()
+        reads.clear()
+        assert await _read_all(reader, len(data), 3 * piece + 1) == data
+        assert reads == []  # not one piece through libtorrent: the file itself, one pread a read
+        assert reader.disk_reads > 0
+        assert await reader.read(0, len(data)) == data  # one read returns all it asked for
+        start = piece // 2
+        assert await reader.read(start, 2 * piece) == data[start : start + 2 * piece]
+    finally:
+        await reader.aclose()
+        await engine.close()
+        seeder.close()
+
+
+async def test_without_the_proof_a_completed_file_is_read_through_libtorrent(tmp_path: Path) -> None:
+    piece = 64 * 1024
+    media = _media(tmp_path / "media", piece, seed=6)
+    data = media.files["movie.mkv"]
+    seeder = Seeder(media)
+    engine, reader = await _reader(tmp_path, media, seeder)
+    t = reader.torrent
+    t.request_disk_proof = lambda: None  # type: ignore[method-assign] # the flush never asked for
+    try:
+        for _ in range(3):
+            assert await _read_all(reader, len(data), 256 * 1024) == data
+            await asyncio.sleep(0.05)
+        assert not t.disk_proven()
+        assert reader.disk_reads == 0
     finally:
         await reader.aclose()
         await engine.close()

@@ -185,6 +185,8 @@ class AlertPump:
             events.append(Event("metadata", ih_of(a.handle.info_hashes())))
         elif isinstance(a, lt.torrent_finished_alert):
             events.append(Event("finished", ih_of(a.handle.info_hashes())))
+        elif isinstance(a, lt.cache_flushed_alert):
+            events.append(Event("flushed", ih_of(a.handle.info_hashes())))
         elif isinstance(a, lt.storage_moved_alert):
             events.append(Event("moved", ih_of(a.handle.info_hashes()), message=a.old_path()))
         elif isinstance(a, lt.torrent_checked_alert):

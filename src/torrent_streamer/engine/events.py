@@ -99,7 +99,10 @@ class EngineEvents:
             t.reconnect(self.config.enable_dht)
         elif e.kind == "finished":
             t.handle.save_resume_data(SAVE_FLAGS)
+        elif e.kind == "flushed":
+            t.on_flushed()
         elif e.kind == "moved":
+            t.forget_disk_proof()
             self._spawn(asyncio.to_thread(self._drop_moved_from, t.key, e.message or ""))
         elif e.kind == "file_prio":
             t.deadlines.clear()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -15,7 +16,7 @@ from types import TracebackType
 from typing import Self
 
 from .config import EngineConfig
-from .errors import ReaderClosed, ReadOutOfRange
+from .errors import ReaderClosed, ReadOutOfRange, StorageError
 from .torrent import TorrentState
 from .types import EngineObserver, FileInfo, ReaderStatus
 from .window import HEAD_TAIL_DEADLINE_MS, ByteRateWindow, WindowParams
@@ -67,6 +68,11 @@ class LtFileReader:
         self.plan: dict[int, int] = {}
         self.owner: str | None = None
         self.last_piece_read = -1
+        # The file's own bytes, opened once every piece is verified and proven written (`_from_disk`).
+        self._fd: int | None = None
+        self._complete = False  # every piece of the file verified (pieces never leave `have`)
+        self._disk_decided = False  # the file was opened, or could not be: no second attempt
+        self.disk_reads = 0
 
     @property
     def size(self) -> int:
@@ -102,6 +108,9 @@ class LtFileReader:
         self._closed = True
         self.plan = {}
         self._cache.clear()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
         for task in self._prefetching.values():
             task.cancel()
         self._prefetching.clear()
@@ -169,9 +178,19 @@ class LtFileReader:
         piece_size = min(plen, self._t.info.total_size - piece * plen)
         n = min(max_bytes, piece_size - in_piece, self._file.size - offset)
         started = time.monotonic()
+        self._t.last_watched = time.time()
+        fd = await self._from_disk()
+        if fd is not None:
+            data = await asyncio.to_thread(os.pread, fd, min(max_bytes, self._file.size - offset), offset)
+            if self._closed:
+                raise ReaderClosed("reader is closed")
+            if data:
+                self.disk_reads += 1
+                self._done(offset, len(data), 0.0)
+                return data
+            self._drop_disk()  # shorter than libtorrent says: never again, read through libtorrent
         if self._move(offset, piece, started, max_bytes):
             self._seek_at = started
-        self._t.last_watched = time.time()
         waited = 0.0
         if piece not in self._cache and piece not in self._prefetching:
             waited = await self._t.wait_piece(piece, self._cfg.read_timeout)
@@ -189,6 +208,13 @@ class LtFileReader:
         self._read_ahead(nxt)
         if self._closed:
             raise ReaderClosed("reader is closed")
+        self._done(offset, n, waited)
+        if len(parts) == 1 and n == len(data):
+            return data  # a whole piece: no copy at all
+        return b"".join(parts)  # the one copy of these bytes made in Python
+
+    def _done(self, offset: int, n: int, waited: float) -> None:
+        """Bookkeeping of a read that returns `n` bytes at `offset`: observers, cursor."""
         now = time.monotonic()
         if self._reads == 0:
             _notify(self._observer, "on_first_byte", now - self._opened_at)
@@ -200,11 +226,49 @@ class LtFileReader:
         self._reads += 1
         self._last_end = offset + n
         self._last_n = n
-        self._last_return = time.monotonic()
+        self._last_return = now
         self.position = offset + n
-        if len(parts) == 1 and n == len(data):
-            return data  # a whole piece: no copy at all
-        return b"".join(parts)  # the one copy of these bytes made in Python
+
+    async def _from_disk(self) -> int | None:
+        """The file's descriptor once the whole file is verified and libtorrent has written it all.
+
+        Then reads are one `pread` of up to `max_bytes` (no piece round trip through libtorrent, one
+        copy); until then, and whenever the file cannot be opened as expected, reads go through
+        `read_piece`. The proof is asked for in the background: no read waits for it.
+        """
+        if self._fd is not None or self._disk_decided:
+            return self._fd
+        t, f = self._t, self._file
+        if not self._complete:
+            have = t.have
+            if len(have) < f.last_piece - f.first_piece + 1 or not all(
+                p in have for p in range(f.first_piece, f.last_piece + 1)
+            ):
+                return None
+            self._complete = True
+        if not t.disk_proven():
+            t.request_disk_proof()
+            return None
+        self._disk_decided = True
+        try:
+            path = await asyncio.to_thread(t.file_path, f.index)
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+        except (OSError, RuntimeError, StorageError) as exc:
+            logging.getLogger(__name__).warning("reading %s from disk: %s", f.name, exc)
+            return None
+        if os.fstat(fd).st_size != f.size or self._closed or f.size == 0:
+            os.close(fd)
+            return None
+        self._fd = fd
+        self.plan = {}  # every piece is here: nothing left to ask for
+        t.apply_deadlines()
+        return fd
+
+    def _drop_disk(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        self._disk_decided = True
 
     async def _fetch(self, piece: int) -> bytes:
         """A verified piece's bytes: from this reader's cache, its read-ahead, or libtorrent."""

@@ -6,6 +6,7 @@ Lives on the event loop; fed by alert events; merges every reader's window into 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections import deque
 from collections.abc import Iterable
@@ -60,6 +61,8 @@ class TorrentState:
         # Recent peer connects/disconnects ("peer_connect", "ip:port TCP"), for diagnosis and tests.
         self.peered_at = time.monotonic()  # last time it had a peer (or was added)
         self.peer_log: deque[tuple[str, str]] = deque(maxlen=PEER_LOG_LENGTH)
+        # Set once libtorrent has finished every write queued before a flush (`prove_on_disk`).
+        self._disk_proof: asyncio.Future[None] | None = None
 
     # -- alert events -------------------------------------------------------------
     def on_piece(self, piece: int) -> None:
@@ -154,6 +157,36 @@ class TorrentState:
         except TimeoutError as exc:
             self._read_waiters.pop(piece, None)
             raise ReadTimeout("reading a piece timed out") from exc
+
+    # -- bytes on disk -------------------------------------------------------------
+    def disk_proven(self) -> bool:
+        """True once every write libtorrent had queued when `request_disk_proof` was first called is
+        done: until then a verified piece may still sit in libtorrent's store buffer, not the file.
+        """
+        return self._disk_proof is not None and self._disk_proof.done() and not self._disk_proof.cancelled()
+
+    def request_disk_proof(self) -> None:
+        """Ask once (again after a move): ``flush_cache`` queues a fence job behind every pending
+        write of the torrent; its ``cache_flushed_alert`` is the proof (``on_flushed``)."""
+        if self._disk_proof is None and not self.closed:
+            self._disk_proof = asyncio.get_running_loop().create_future()
+            self.handle.flush_cache()
+
+    def on_flushed(self) -> None:
+        if self._disk_proof is not None and not self._disk_proof.done():
+            self._disk_proof.set_result(None)
+
+    def forget_disk_proof(self) -> None:
+        """The files moved or are checked again: prove it again before reading them directly."""
+        if self._disk_proof is not None and not self._disk_proof.done():
+            self._disk_proof.cancel()
+        self._disk_proof = None
+
+    def file_path(self, index: int) -> str:
+        """Where libtorrent keeps file ``index`` now (blocking: libtorrent's status call)."""
+        if self.ti is None:
+            raise StorageError("no metadata")
+        return os.path.join(self.handle.status().save_path, self.ti.layout().file_path(index))
 
     # -- deadlines ----------------------------------------------------------------
     def apply_deadlines(self, extra: Iterable[dict[int, int]] = ()) -> None:

@@ -21,7 +21,7 @@ from torrent_streamer.torrents.errors import http_error
 
 log = structlog.get_logger("torrent_streamer.streaming")
 
-CHUNK_BYTES = 256 * 1024  # per read: the engine coalesces verified pieces up to this
+CHUNK_BYTES = 2 * 1024 * 1024  # per read: the engine coalesces verified pieces (or reads a completed file) up to this
 
 
 class StreamResponse(Response):
