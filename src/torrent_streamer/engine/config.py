@@ -59,7 +59,7 @@ class EngineConfig:
     window_min_pieces: int = 2  # the urgent window right after an open or a seek (a probe)...
     window_start_bytes: int = 4 * MiB  # ...or this when the first read asks for >= 64 KiB
     window_seconds: float = 4.0  # of the consumer's measured read rate, once it keeps up
-    window_max_bytes: int = 64 * MiB
+    window_max_bytes: int = 16 * MiB
     reader_cache_pieces: int = 2
     readahead_bytes: int = 1 * MiB  # verified pieces read ahead of a reader (at least one piece)
     enable_utp: bool = True

@@ -22,7 +22,7 @@ class WindowParams:
     min_pieces: int = 2  # right after an open or a seek: a probe asks for no more
     start_bytes: int = 4 * 1024 * 1024  # ...unless its first read asks for a body's worth
     seconds: float = 4.0  # of the consumer's own read rate ahead of the cursor
-    max_bytes: int = 64 * 1024 * 1024
+    max_bytes: int = 16 * 1024 * 1024
 
 
 class ByteRateWindow:
