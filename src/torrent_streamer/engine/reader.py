@@ -70,7 +70,7 @@ class LtFileReader:
         self.last_piece_read = -1
         # The file's own bytes, opened once every piece is verified and proven written (`_from_disk`).
         self._fd: int | None = None
-        self._complete = False  # every piece of the file verified (pieces never leave `have`)
+        self._unseen = file.first_piece  # first piece of the file not yet seen verified (`have` only grows)
         self._disk_decided = False  # the file was opened, or could not be: no second attempt
         self.disk_reads = 0
 
@@ -239,13 +239,11 @@ class LtFileReader:
         if self._fd is not None or self._disk_decided:
             return self._fd
         t, f = self._t, self._file
-        if not self._complete:
-            have = t.have
-            if len(have) < f.last_piece - f.first_piece + 1 or not all(
-                p in have for p in range(f.first_piece, f.last_piece + 1)
-            ):
-                return None
-            self._complete = True
+        have = t.have
+        while self._unseen <= f.last_piece and self._unseen in have:  # amortised: each piece once
+            self._unseen += 1
+        if self._unseen <= f.last_piece:
+            return None
         if not t.disk_proven():
             t.request_disk_proof()
             return None
