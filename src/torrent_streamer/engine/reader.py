@@ -108,9 +108,7 @@ class LtFileReader:
         self._closed = True
         self.plan = {}
         self._cache.clear()
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        self._drop_disk()
         for task in self._prefetching.values():
             task.cancel()
         self._prefetching.clear()

@@ -61,7 +61,7 @@ class TorrentState:
         # Recent peer connects/disconnects ("peer_connect", "ip:port TCP"), for diagnosis and tests.
         self.peered_at = time.monotonic()  # last time it had a peer (or was added)
         self.peer_log: deque[tuple[str, str]] = deque(maxlen=PEER_LOG_LENGTH)
-        # Set once libtorrent has finished every write queued before a flush (`prove_on_disk`).
+        # Done once libtorrent has finished every write queued before a flush (`request_disk_proof`).
         self._disk_proof: asyncio.Future[None] | None = None
 
     # -- alert events -------------------------------------------------------------

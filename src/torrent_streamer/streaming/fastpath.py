@@ -57,12 +57,12 @@ class StreamGrants:
         self._grants.move_to_end(token)
         return target
 
-    def put(self, token: str, target: StreamTarget, now: datetime, epoch: int | None = None) -> None:
+    def put(self, token: str, target: StreamTarget, now: datetime, epoch: int) -> None:
         """Remember ``target`` for ``token``; ``epoch`` is ``revocation.current()`` from before the
         checks ran (a revocation during them makes the grant stale at once)."""
         if self.ttl <= timedelta(0):
             return
-        self._grants[token] = (target, now, revocation.current() if epoch is None else epoch)
+        self._grants[token] = (target, now, epoch)
         self._grants.move_to_end(token)
         while len(self._grants) > self.max_entries:
             self._grants.popitem(last=False)

@@ -21,6 +21,7 @@ from torrent_streamer.streaming.subtitles import is_subtitle
 from torrent_streamer.streaming.tokens import StreamClaims, StreamTokenSigner, derive_key
 from torrent_streamer.torrents import repository, service
 from torrent_streamer.torrents.errors import FileNotPlayable, StreamForbidden, TorrentBlocked, http_error
+from torrent_streamer.torrents.models import Torrent
 from torrent_streamer.torrents.names import display_name
 
 # Long enough for a film with pauses, short enough that a leaked URL dies the same evening.
@@ -66,6 +67,13 @@ async def ready_status(engine: Engine, status: TorrentStatus, wait_seconds: floa
     return engine.status(status.info_hash)
 
 
+async def _touch_if_stale(session: AsyncSession, torrent: Torrent, now: datetime) -> None:
+    """Record the watch for eviction order, at most once per ``LAST_WATCHED_RESOLUTION``."""
+    if torrent.last_watched_at is None or now - torrent.last_watched_at > LAST_WATCHED_RESOLUTION:
+        await repository.touch_torrent(session, torrent, now)
+        await session.commit()
+
+
 async def issue_target(
     session: AsyncSession,
     services: Services,
@@ -97,9 +105,7 @@ async def issue_target(
         # This call has just made every check `authorize` would (live session, ownership, takedown),
         # so the URL's first Range request needs no database (issue 15). In a cluster the first
         # request still takes the full path: it claims the torrent for the node that serves it.
-        if torrent.last_watched_at is None or now - torrent.last_watched_at > LAST_WATCHED_RESOLUTION:
-            await repository.touch_torrent(session, torrent, now)
-            await session.commit()
+        await _touch_if_stale(session, torrent, now)
         grants.put(token, target, now, epoch)
     return token, expires_at, target
 
@@ -133,9 +139,7 @@ async def authorize(services: Services, engine: Engine, token: str, info_hash: s
         checked = {torrent.info_hash, *(known.info_hashes if known else ())}
         if blocked or (len(checked) > 1 and await repository.is_blocked(session, sorted(checked))):
             raise TorrentBlocked("This torrent has been taken down.")
-        if torrent.last_watched_at is None or now - torrent.last_watched_at > LAST_WATCHED_RESOLUTION:
-            await repository.touch_torrent(session, torrent, now)  # for eviction order; not on every Range
-            await session.commit()
+        await _touch_if_stale(session, torrent, now)
         status = await service.ensure_in_engine(session, engine, torrent)
     cluster = cluster_of(services)
     if cluster is not None:
