@@ -55,7 +55,10 @@ def _b64(data: bytes) -> str:
 def _unb64(text: str) -> bytes:
     if not text or not all(c.isalnum() or c in "-_" for c in text) or not text.isascii():
         raise ValueError("not urlsafe base64")
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if _b64(data) != text:  # non-zero padding bits: another spelling of the same bytes
+        raise ValueError("not canonical base64")
+    return data
 
 
 class StreamTokenSigner:
