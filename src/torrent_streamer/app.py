@@ -112,9 +112,9 @@ def create_app(
     app.state.metrics = metrics
     install_error_handlers(app)
     install_panel_handlers(app)
+    app.include_router(build_api_router())  # first: see build_api_router on route order
     for router in build_root_routers():
         app.include_router(router)
-    app.include_router(build_api_router())
     # Included routers keep relative paths on their routes: map each route to its full template
     # once, for access logs and metric labels.
     app.state.route_paths = {

@@ -82,11 +82,11 @@ def public_route() -> Any:
     return Depends(public_marker)
 
 
-def get_auth(services: ServicesDep) -> AuthContext:
+async def get_auth(services: ServicesDep) -> AuthContext:
     return auth_context(services)
 
 
-def get_request_meta(request: Request) -> RequestMeta:
+async def get_request_meta(request: Request) -> RequestMeta:
     agent = request.headers.get("user-agent")
     return RequestMeta(ip=client_ip(request), user_agent=agent[:256] if agent else None)
 

@@ -37,7 +37,7 @@ class SignedOut(Unauthorized):
     slug, title = "signed-out", "Signed out"
 
 
-def same_origin(request: Request, settings: SettingsDep) -> None:
+async def same_origin(request: Request, settings: SettingsDep) -> None:
     """The CSRF guard of every cookie route: the custom header and a trusted ``Origin``."""
     if request.headers.get(CSRF_HEADER) != "1":
         raise CsrfRefused("This request must come from the web app.")

@@ -92,12 +92,12 @@ def start_scrape_job(services: Services) -> tuple[httpx.AsyncClient, asyncio.Tas
     return http, job
 
 
-def get_torznab(services: ServicesDep) -> TorznabClient | None:
+async def get_torznab(services: ServicesDep) -> TorznabClient | None:
     client: TorznabClient | None = services.extras.get(TORZNAB_KEY)
     return client
 
 
-def get_cursor_key(services: ServicesDep) -> bytes:
+async def get_cursor_key(services: ServicesDep) -> bytes:
     secret = services.settings.secret_key
     if secret is None:  # ensure_dev_secrets or the production checks always set it
         raise RuntimeError("TS_SECRET_KEY is not configured")

@@ -19,15 +19,21 @@ from torrent_streamer.core.ratelimit import Limiter
 from torrent_streamer.core.state import Services
 
 
-def get_services(request: Request) -> Services:
+def services_of(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
+
+
+# The dependencies below are ``async def`` although they never await: FastAPI runs a plain ``def``
+# dependency in a worker thread, a thread round trip on every request for an attribute read.
+async def get_services(request: Request) -> Services:
+    return services_of(request)
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_settings(services: ServicesDep) -> Settings:
+async def get_settings(services: ServicesDep) -> Settings:
     return services.settings
 
 
@@ -35,7 +41,7 @@ def get_metrics(services: ServicesDep) -> Metrics:
     return services.metrics
 
 
-def get_clock(services: ServicesDep) -> Clock:
+async def get_clock(services: ServicesDep) -> Clock:
     return services.clock
 
 
@@ -76,7 +82,7 @@ def ip_rate_limit(name: str, limit: str) -> Callable[[Request], Awaitable[None]]
     e.g. ``ip_rate_limit("search", "30/minute")``."""
 
     async def dependency(request: Request) -> None:
-        services = get_services(request)
+        services = services_of(request)
         await enforce_limit(services, name, limit, client_key(services.settings, client_ip(request)))
 
     return dependency

@@ -59,7 +59,7 @@ async def media_lifespan(services: Services, engine: Engine) -> AsyncIterator[No
         await media.close()
 
 
-def get_media(services: ServicesDep) -> MediaService:
+async def get_media(services: ServicesDep) -> MediaService:
     media: MediaService | None = services.extras.get(MEDIA_KEY)
     if media is None:
         raise ServiceUnavailable("Playback is not available.", slug="media-unavailable")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from torrent_streamer.core.deps import get_services, ip_rate_limit
+from torrent_streamer.core.deps import ip_rate_limit, services_of
 
 OPEN_LIMIT_NAME = "stream_open_ip"
 MINT_LIMIT_NAME = "stream_mint_ip"
@@ -18,11 +18,11 @@ MINT_LIMIT_NAME = "stream_mint_ip"
 
 async def count_stream_open(request: Request) -> None:
     """One stream body about to be opened by this client (HEAD and refused requests open none)."""
-    settings = get_services(request).settings
+    settings = services_of(request).settings
     await ip_rate_limit(OPEN_LIMIT_NAME, settings.stream_open_limit)(request)
 
 
 async def count_stream_mint(request: Request) -> None:
     """Route dependency of the stream-URL and playback POSTs: one signed URL minted by this client."""
-    settings = get_services(request).settings
+    settings = services_of(request).settings
     await ip_rate_limit(MINT_LIMIT_NAME, settings.stream_mint_limit)(request)

@@ -165,11 +165,15 @@ async def engine_lifespan(services: Services) -> AsyncIterator[None]:
         await engine.close()
 
 
-def get_engine(services: ServicesDep) -> Engine:
+def engine_of(services: Services) -> Engine:
     engine: Engine | None = services.extras.get(ENGINE_KEY)
     if engine is None:
         raise ServiceUnavailable("The torrent engine is not running.", slug="engine-unavailable")
     return engine
+
+
+async def get_engine(services: ServicesDep) -> Engine:  # async: see core.deps.get_services
+    return engine_of(services)
 
 
 EngineDep = Annotated[Engine, Depends(get_engine)]

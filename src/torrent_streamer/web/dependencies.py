@@ -22,7 +22,7 @@ async def web_lifespan(services: Services) -> AsyncIterator[None]:
     yield
 
 
-def get_web(services: ServicesDep) -> Web:
+async def get_web(services: ServicesDep) -> Web:
     web: Web = services.extras[WEB_KEY]
     return web
 
