@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 from redis.asyncio import Redis
 from starlette.middleware.cors import CORSMiddleware
+from starlette.types import Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from torrent_streamer import __version__
@@ -33,11 +34,21 @@ from torrent_streamer.core.middleware import (
 from torrent_streamer.core.ratelimit import Limiter
 from torrent_streamer.core.secrets import ensure_dev_secrets
 from torrent_streamer.core.state import Services
+from torrent_streamer.core.zerocopy import offer_sendfile
 from torrent_streamer.web.panel.errors import install_panel_handlers
 
 log = structlog.get_logger("torrent_streamer.app")
 
 LifespanHook = Callable[[Services], AbstractAsyncContextManager[None]]
+
+
+class App(FastAPI):
+    """The ASGI app: FastAPI, seeing the server's own ``send`` before any middleware wraps it."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            offer_sendfile(scope, send)  # uvicorn on plain TCP: stream bodies may use sendfile
+        await super().__call__(scope, receive, send)
 
 
 def operation_id(route: APIRoute) -> str:
@@ -96,7 +107,7 @@ def create_app(
             yield {}
         log.info("stopped")
 
-    app = FastAPI(
+    app = App(
         title="torrent-streamer",
         version=__version__,
         summary="Stream torrents to the app: accounts, catalog, engine and HTTP Range streaming.",

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
+from fastapi import FastAPI
 
+from torrent_streamer.app import create_app
+from torrent_streamer.core.clock import FrozenClock
 from torrent_streamer.engine import EngineConfig, LibtorrentEngine
 
 from .swarm import Media, Seeder, make_media
@@ -60,3 +64,16 @@ async def engine(tmp_path: Path) -> AsyncIterator[LibtorrentEngine]:
     await e.start()
     yield e
     await e.close()
+
+
+@pytest.fixture
+def make_app(settings_factory: Callable[..., Any], clock: FrozenClock) -> Callable[[], FastAPI]:
+    """The whole app on the real engine (loopback, TCP only, no DHT), a fresh one per call."""
+    settings = settings_factory(
+        engine="libtorrent",
+        engine_listen_interfaces="127.0.0.1:0",
+        engine_enable_dht=False,
+        engine_enable_utp=False,
+        engine_allow_private_networks=True,
+    )
+    return lambda: create_app(settings, clock=clock)

@@ -18,8 +18,6 @@ from fastapi import FastAPI
 
 from tests import support
 from tests.integration import torrents_support as ts
-from torrent_streamer.app import create_app
-from torrent_streamer.core.clock import FrozenClock
 from torrent_streamer.engine import FileReader, LibtorrentEngine
 from torrent_streamer.streaming.response import StreamResponse
 
@@ -27,18 +25,6 @@ from .swarm import Media, Seeder
 
 pytestmark = pytest.mark.engine
 MOVIE = "movie.mp4"
-
-
-@pytest.fixture
-def make_app(settings_factory: Callable[..., Any], clock: FrozenClock) -> Callable[[], FastAPI]:
-    settings = settings_factory(
-        engine="libtorrent",
-        engine_listen_interfaces="127.0.0.1:0",
-        engine_enable_dht=False,
-        engine_enable_utp=False,
-        engine_allow_private_networks=True,
-    )
-    return lambda: create_app(settings, clock=clock)
 
 
 @asynccontextmanager

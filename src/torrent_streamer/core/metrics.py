@@ -52,6 +52,9 @@ class Metrics:
             "ts_stream_stalled_seconds_total", "Seconds readers spent waiting on missing pieces", registry=r
         )
         self.stream_bytes = Counter("ts_stream_bytes_total", "Bytes served to players", registry=r)
+        self.stream_sendfile_bytes = Counter(
+            "ts_stream_sendfile_bytes_total", "Of those, bytes sent from the file by sendfile (zero-copy)", registry=r
+        )
         self.media_first_segment = Histogram(
             "ts_media_first_segment_seconds",
             "Playback answer to its first HLS segment on disk",

@@ -98,6 +98,9 @@ class MemoryFileReader:
         self._closed = True
         self._t.readers.discard(self)
 
+    async def disk_span(self, offset: int, max_bytes: int) -> tuple[int, int] | None:
+        return None  # held in memory: no file to send from
+
     async def read(self, offset: int, max_bytes: int) -> bytes:
         if self._closed:
             raise ReaderClosed("reader is closed")

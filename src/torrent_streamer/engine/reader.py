@@ -73,6 +73,7 @@ class LtFileReader:
         self._unseen = file.first_piece  # first piece of the file not yet seen verified (`have` only grows)
         self._disk_decided = False  # the file was opened, or could not be: no second attempt
         self.disk_reads = 0
+        self.disk_spans = 0  # spans handed out for the caller to send from the file (`disk_span`)
 
     @property
     def size(self) -> int:
@@ -161,14 +162,30 @@ class LtFileReader:
         return seek
 
     # -- reading ------------------------------------------------------------------
-    async def read(self, offset: int, max_bytes: int) -> bytes:
-        """Return 1..max_bytes verified bytes at `offset` (following pieces only if verified)."""
+    def _check(self, offset: int, max_bytes: int) -> None:
         if self._closed or self._t.closed:
             raise ReaderClosed("reader is closed")
         if max_bytes <= 0:
             raise ValueError("max_bytes must be positive")
         if offset < 0 or offset >= self._file.size:
             raise ReadOutOfRange("read beyond the end of the file")
+
+    async def disk_span(self, offset: int, max_bytes: int) -> tuple[int, int] | None:
+        """``(fd, n)`` once the file is proven on disk (see `_from_disk`): the caller sends those
+        bytes itself (``sendfile``) and they count as read; None until then (use `read`)."""
+        self._check(offset, max_bytes)
+        self._t.last_watched = time.time()
+        fd = await self._from_disk()
+        if fd is None or self._closed:
+            return None
+        n = min(max_bytes, self._file.size - offset)
+        self.disk_spans += 1
+        self._done(offset, n, 0.0)
+        return fd, n
+
+    async def read(self, offset: int, max_bytes: int) -> bytes:
+        """Return 1..max_bytes verified bytes at `offset` (following pieces only if verified)."""
+        self._check(offset, max_bytes)
         plen = self._t.info.piece_length
         absolute = self._file.offset + offset
         piece = absolute // plen

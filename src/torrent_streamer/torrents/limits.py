@@ -115,6 +115,9 @@ class LeasedReader:
     async def read(self, offset: int, max_bytes: int) -> bytes:
         return await self._reader.read(offset, max_bytes)
 
+    async def disk_span(self, offset: int, max_bytes: int) -> tuple[int, int] | None:
+        return await self._reader.disk_span(offset, max_bytes)
+
     async def aclose(self) -> None:
         try:
             await self._reader.aclose()
