@@ -105,6 +105,47 @@ async def test_no_piece_is_read_or_copied_twice(tmp_path: Path) -> None:
         seeder.close()
 
 
+async def test_the_pieces_one_read_coalesces_are_read_at_once(tmp_path: Path) -> None:
+    """A read across verified pieces asks libtorrent for all of them before it awaits the first:
+    awaited one by one, small pieces cost one `read_piece` round trip each (issue 15)."""
+    piece = 16 * 1024
+    media = _media(tmp_path / "media", piece, seed=9)
+    data = media.files["movie.mkv"]
+    seeder = Seeder(media)
+    engine, first = await _reader(tmp_path, media, seeder)
+    first.torrent.request_disk_proof = lambda: None  # type: ignore[method-assign] # through libtorrent
+    try:
+        assert await _read_all(first, len(data), 256 * 1024) == data  # every piece verified now
+        await first.aclose()
+        reader = await engine.open_reader(media.info_hash, media.file_index("movie.mkv"))
+        t = reader.torrent
+        in_flight, most, reads = 0, 0, []
+        original = t.read_piece
+
+        async def counting(p: int, timeout: float) -> bytes:
+            nonlocal in_flight, most
+            reads.append(p)
+            in_flight += 1
+            most = max(most, in_flight)
+            try:
+                return await original(p, timeout)
+            finally:
+                in_flight -= 1
+
+        t.read_piece = counting  # type: ignore[method-assign]
+        f, want = reader.file_info, 5 * piece
+        covered = set(range(f.offset // piece, (f.offset + want - 1) // piece + 1))
+        assert len(covered) == 6  # the file starts mid-piece
+        assert await reader.read(0, want) == data[:want]
+        assert covered <= set(reads)
+        assert most >= len(covered)  # the read's pieces were all in flight together
+        await reader.aclose()
+        assert sorted(reads) == sorted(set(reads))  # and none was read twice
+    finally:
+        await engine.close()
+        seeder.close()
+
+
 async def _read_all(reader: LtFileReader, size: int, chunk: int) -> bytes:
     got = bytearray()
     while len(got) < size:

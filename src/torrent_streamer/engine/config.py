@@ -61,7 +61,8 @@ class EngineConfig:
     window_seconds: float = 4.0  # of the consumer's measured read rate, once it keeps up
     window_max_bytes: int = 16 * MiB
     reader_cache_pieces: int = 2
-    readahead_bytes: int = 1 * MiB  # verified pieces read ahead of a reader (at least one piece)
+    readahead_bytes: int = 2 * MiB  # verified pieces read ahead of a reader (at least one piece)
+    read_span_bytes: int = 2 * MiB  # the most one read is expected to coalesce (the HTTP layer's chunk)
     enable_utp: bool = True
     # Outgoing connections try uTP first only if set: libtorrent falls back to TCP after a
     # 3 s uTP connect timeout, which a TCP-only peer makes every stream start pay.

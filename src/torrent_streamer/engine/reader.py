@@ -56,7 +56,8 @@ class LtFileReader:
         self._cache: OrderedDict[int, bytes] = OrderedDict()
         self._prefetching: dict[int, asyncio.Future[bytes]] = {}
         plen = t.info.piece_length or 1
-        self._cache_pieces = max(cfg.reader_cache_pieces, 2 + cfg.readahead_bytes // plen)
+        # The cursor piece, the pieces one read coalesces (`read_span_bytes`) and the read-ahead.
+        self._cache_pieces = max(cfg.reader_cache_pieces, 2 + (cfg.readahead_bytes + cfg.read_span_bytes) // plen)
         self._closed = False
         self._opened_at = time.monotonic()
         self._reads = 0
@@ -211,6 +212,10 @@ class LtFileReader:
             waited = await self._t.wait_piece(piece, self._cfg.read_timeout)
             if self._closed:
                 raise ReaderClosed("reader is closed")
+        # Every verified piece this read will coalesce is asked of libtorrent now, all at once
+        # (`read_piece` jobs run in parallel): awaited one by one they cost a round trip each.
+        span_end = self._file.offset + min(offset + max_bytes, self._file.size) - 1
+        self._read_ahead(piece + 1, span_end // plen)
         data = await self._fetch(piece)
         parts = [memoryview(data)[in_piece : in_piece + n]]
         # Coalesce: verified pieces that follow join this read (one copy), up to max_bytes.
@@ -302,10 +307,13 @@ class LtFileReader:
         while len(self._cache) > self._cache_pieces:
             self._cache.popitem(last=False)
 
-    def _read_ahead(self, first: int) -> None:
-        """Start reading the verified pieces after `first - 1` while the caller sends this chunk."""
+    def _read_ahead(self, first: int, last: int | None = None) -> None:
+        """Start reading the verified pieces `first..last` (default: `readahead_bytes` of them, while
+        the caller sends this chunk); never more than the cache holds beside the cursor piece."""
         plen = self._t.info.piece_length
-        for p in range(first, min(first + max(1, self._cfg.readahead_bytes // plen), self._file.last_piece + 1)):
+        count = max(1, self._cfg.readahead_bytes // plen) if last is None else last - first + 1
+        count = min(count, self._cache_pieces - 1)
+        for p in range(first, min(first + count, self._file.last_piece + 1)):
             if p not in self._t.have or p in self._cache or p in self._prefetching:
                 continue
             task = asyncio.ensure_future(self._t.read_piece(p, self._cfg.read_timeout))
