@@ -260,6 +260,8 @@ class LtFileReader:
             return self._fd
         t, f = self._t, self._file
         have = t.have
+        if len(have) >= t.info.num_pieces > 0:  # the whole torrent: no scan (a new reader per request)
+            self._unseen = f.last_piece + 1
         while self._unseen <= f.last_piece and self._unseen in have:  # amortised: each piece once
             self._unseen += 1
         if self._unseen <= f.last_piece:
