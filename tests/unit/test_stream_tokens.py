@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import string
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -83,7 +84,7 @@ def test_another_spelling_of_the_same_bytes_is_refused() -> None:
     """Unpadded base64 leaves spare bits in a segment's last character: setting them decodes to
     the same bytes, so only the canonical spelling (the one issued) may verify."""
     token = FIXED_TOKEN
-    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    alphabet = string.ascii_uppercase + string.ascii_lowercase + string.digits + "-_"  # urlsafe base64
     for end in (token.index("."), len(token)):  # the last character of each segment
         last = alphabet.index(token[end - 1])
         for spare in (1, 2, 3):
