@@ -20,10 +20,9 @@ from torrent_streamer.engine import LibtorrentEngine
 
 from .conftest import leech_config
 from .swarm import Media, Seeder, fake_mp4, make_media
-from .test_stream_e2e import Player, make_app, running
+from .test_stream_e2e import Player, running
 
 pytestmark = pytest.mark.engine
-__all__ = ["make_app"]  # the fixture, re-used
 EPISODE = "episode.mp4"
 
 

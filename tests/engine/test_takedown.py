@@ -19,10 +19,9 @@ from tests.integration import torrents_support as ts
 from torrent_streamer.engine import LibtorrentEngine, TorrentNotFound
 
 from .swarm import Media, Seeder, make_media
-from .test_stream_e2e import MOVIE, Player, make_app, running
+from .test_stream_e2e import MOVIE, Player, running
 
 pytestmark = pytest.mark.engine
-__all__ = ["make_app"]  # the fixture, re-used
 
 
 def v2_of(media: Media) -> str:
