@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 import uvicorn
+import uvloop
 from fastapi import FastAPI
 
 from tests import support
@@ -142,6 +143,23 @@ async def test_over_tls_the_file_never_goes_out_by_sendfile(
             await asyncio.sleep(0.05)
         assert sent(metrics) > 0
         assert sent_by_sendfile(metrics) == 0
+
+
+def test_under_uvloop_as_deployed_the_file_goes_out_by_sendfile(
+    make_app: Callable[[], FastAPI], media: Media, seeder: Seeder
+) -> None:
+    """`torrent-streamer serve` runs uvicorn on uvloop: the same path, on uvloop's transports."""
+    app, data = make_app(), media.files[MOVIE]
+
+    async def scenario() -> None:
+        async with proven_stream(app, media, seeder) as (client, url, metrics):
+            before = sent_by_sendfile(metrics)
+            got = await client.get(url, headers={"Range": "bytes=777-"})
+            assert got.status_code == 206
+            assert got.content == data[777:]
+            assert sent_by_sendfile(metrics) - before == len(data) - 777
+
+    uvloop.run(scenario())
 
 
 def _read_some_then_close(port: int, path: str, want: int) -> int:
