@@ -137,6 +137,16 @@ def redis_available() -> bool:
         return False
 
 
+# The real libtorrent engine on loopback for app tests: TCP only (uTP over loopback crawls), no DHT.
+LOOPBACK_ENGINE: dict[str, Any] = {
+    "engine": "libtorrent",
+    "engine_listen_interfaces": "127.0.0.1:0",
+    "engine_enable_dht": False,
+    "engine_enable_utp": False,
+    "engine_allow_private_networks": True,
+}
+
+
 def make_settings(data_dir: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "data_dir": data_dir,

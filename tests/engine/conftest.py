@@ -10,6 +10,7 @@ import pytest
 import pytest_asyncio
 from fastapi import FastAPI
 
+from tests import support
 from torrent_streamer.app import create_app
 from torrent_streamer.core.clock import FrozenClock
 from torrent_streamer.engine import EngineConfig, LibtorrentEngine
@@ -69,11 +70,5 @@ async def engine(tmp_path: Path) -> AsyncIterator[LibtorrentEngine]:
 @pytest.fixture
 def make_app(settings_factory: Callable[..., Any], clock: FrozenClock) -> Callable[[], FastAPI]:
     """The whole app on the real engine (loopback, TCP only, no DHT), a fresh one per call."""
-    settings = settings_factory(
-        engine="libtorrent",
-        engine_listen_interfaces="127.0.0.1:0",
-        engine_enable_dht=False,
-        engine_enable_utp=False,
-        engine_allow_private_networks=True,
-    )
+    settings = settings_factory(**support.LOOPBACK_ENGINE)
     return lambda: create_app(settings, clock=clock)

@@ -56,11 +56,7 @@ def seeder(clip_media: Media) -> Iterator[Seeder]:
 @pytest.fixture
 def app(settings_factory: Callable[..., Any], clock: FrozenClock) -> FastAPI:
     settings = settings_factory(
-        engine="libtorrent",
-        engine_listen_interfaces="127.0.0.1:0",
-        engine_enable_dht=False,
-        engine_enable_utp=False,
-        engine_allow_private_networks=True,
+        **support.LOOPBACK_ENGINE,
         metrics_token=METRICS_TOKEN,
         media_segment_seconds=2.0,
         media_read_ahead_segments=READ_AHEAD,

@@ -56,13 +56,7 @@ def throttled_seeder(swarm_media: Media) -> Iterator[Seeder]:
 
 @pytest.fixture
 def app(settings_factory: Callable[..., Any], clock: FrozenClock) -> FastAPI:
-    settings = settings_factory(
-        engine="libtorrent",
-        engine_listen_interfaces="127.0.0.1:0",
-        engine_enable_dht=False,
-        engine_enable_utp=False,
-        engine_allow_private_networks=True,
-    )
+    settings = settings_factory(**support.LOOPBACK_ENGINE)
     return create_app(settings, clock=clock)
 
 

@@ -74,7 +74,6 @@ class LtFileReader:
         self._unseen = file.first_piece  # first piece of the file not yet seen verified (`have` only grows)
         self._disk_decided = False  # the file was opened, or could not be: no second attempt
         self.disk_reads = 0
-        self.disk_spans = 0  # spans handed out for the caller to send from the file (`disk_span`)
 
     @property
     def size(self) -> int:
@@ -180,7 +179,6 @@ class LtFileReader:
         if fd is None or self._closed:
             return None
         n = min(max_bytes, self._file.size - offset)
-        self.disk_spans += 1
         self._done(offset, n, 0.0)
         return fd, n
 
